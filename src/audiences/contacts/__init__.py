@@ -1,0 +1,1 @@
+"""Contact ingestion and lookup."""

@@ -1,0 +1,68 @@
+"""Opening the database: MongoDB when `AUDIENCES_MONGODB_URI` is set, else mongoeco."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import mongoeco
+import pymongo
+from mongoeco.engines import MemoryEngine, SQLiteEngine
+
+from audiences.config import Settings
+from audiences.db.collection import Backend, Collection, DriverCollection
+
+log = logging.getLogger("audiences.db")
+
+
+class Database:
+    """A named database on either backend; hands out `Collection`s."""
+
+    def __init__(self, client: Any, name: str, backend: Backend, *, description: str) -> None:
+        self._client = client
+        self._db = client[name]
+        self.backend: Backend = backend
+        self.description = description
+        self._collections: dict[str, Collection] = {}
+
+    @property
+    def embedded(self) -> bool:
+        return self.backend == "mongoeco"
+
+    def collection(self, name: str) -> Collection:
+        if name not in self._collections:
+            self._collections[name] = DriverCollection(self._db[name], self.backend)
+        return self._collections[name]
+
+    async def ping(self) -> bool:
+        result = await self._db.command("ping")
+        return bool(result.get("ok"))
+
+    async def drop(self) -> None:
+        await self._client.drop_database(self._db.name)
+
+    async def close(self) -> None:
+        result = self._client.close()
+        if hasattr(result, "__await__"):
+            await result
+
+
+def open_database(settings: Settings) -> Database:
+    if settings.mongodb_uri:
+        client: Any = pymongo.AsyncMongoClient(
+            settings.mongodb_uri, tz_aware=True, tzinfo=dt.UTC, appname="audiences"
+        )
+        return Database(client, settings.database, "pymongo", description="mongodb")
+    codec = mongoeco.CodecOptions(tz_aware=True, tzinfo=dt.UTC)
+    if settings.embedded_in_memory:
+        engine: Any = MemoryEngine()
+        where = "memory"
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path = settings.data_dir / f"{settings.database}.sqlite3"
+        engine = SQLiteEngine(str(path))
+        where = str(path)
+    log.info("embedded backend", extra={"engine": where})
+    client = mongoeco.AsyncMongoClient(engine, codec_options=codec)
+    return Database(client, settings.database, "mongoeco", description=f"embedded ({where})")

@@ -1,0 +1,1 @@
+"""Behavioural events (the facts journey predicates count)."""

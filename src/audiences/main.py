@@ -1,0 +1,73 @@
+"""create_app(): routers, handlers, lifespan — nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from audiences import __version__, health
+from audiences.auth import TokenVerifier
+from audiences.clock import Clock, SystemClock
+from audiences.config import Settings, get_settings
+from audiences.contacts.router import router as contacts_router
+from audiences.db import Database, open_database
+from audiences.db.indexes import ensure_indexes
+from audiences.errors import install_error_handlers
+from audiences.events.router import router as events_router
+from audiences.observability import RequestContextMiddleware, configure_logging
+
+DESCRIPTION = """
+Stores audience definitions (saved queries over contacts and their events) and answers
+who is in them, how many, what they look like, how much two overlap, and whether one
+person is in one and why — live from MongoDB.
+
+Every route except the health probes needs `Authorization: Bearer <JWT>` and an `orgid`
+header. Get a development token with `audiences token --org acme`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or open_database(settings)
+        app.state.db = db
+        await ensure_indexes(db)
+        try:
+            yield
+        finally:
+            if database is None:
+                await db.close()
+
+    app = FastAPI(
+        title="Audiences",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.verifier = TokenVerifier(settings)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    app.include_router(health.router)
+    app.include_router(contacts_router)
+    app.include_router(events_router)
+    # feature routers: keep one line per feature below
+    return app
+
+
+def build_app() -> FastAPI:
+    """Entry point for `uvicorn --factory audiences.main:build_app`."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

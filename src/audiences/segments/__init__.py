@@ -1,0 +1,1 @@
+"""CRM segments: DynamicQuery filters, CRUD, live reach, members and snapshots."""
