@@ -46,6 +46,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
     database = open_database(settings)
+    await database.connect()
     yield database
     await database.close()
 

@@ -40,6 +40,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or open_database(settings)
         app.state.db = db
+        await db.connect()
         await ensure_indexes(db)
         try:
             yield

@@ -28,7 +28,8 @@ class ContactBatch(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"contacts": [CONTACT_EXAMPLE]}]})
 
-    contacts: list[dict[str, Any]] = Field(description="Up to AUDIENCES_MAX_BATCH rows.")
+    # Rows are checked one by one so that a bad row is reported by index, not the whole batch.
+    contacts: list[Any] = Field(description="Up to AUDIENCES_MAX_BATCH contact objects.")
 
 
 class RejectedRow(BaseModel):

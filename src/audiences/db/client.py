@@ -25,6 +25,7 @@ class Database:
         self.backend: Backend = backend
         self.description = description
         self._collections: dict[str, Collection] = {}
+        self._connected = False
 
     @property
     def embedded(self) -> bool:
@@ -34,6 +35,13 @@ class Database:
         if name not in self._collections:
             self._collections[name] = DriverCollection(self._db[name], self.backend)
         return self._collections[name]
+
+    async def connect(self) -> None:
+        """Open the storage; idempotent. mongoeco's engines must be connected explicitly
+        (its client does it on `__aenter__`); PyMongo connects lazily."""
+        if self.embedded and not self._connected:
+            await self._client.__aenter__()
+        self._connected = True
 
     async def ping(self) -> bool:
         result = await self._db.command("ping")
@@ -49,6 +57,7 @@ class Database:
 
 
 def open_database(settings: Settings) -> Database:
+    """A `Database` for the configured backend; call `await db.connect()` before use."""
     if settings.mongodb_uri:
         client: Any = pymongo.AsyncMongoClient(
             settings.mongodb_uri, tz_aware=True, tzinfo=dt.UTC, appname="audiences"

@@ -21,4 +21,5 @@ class EventBatch(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"events": [EVENT_EXAMPLE]}]})
 
-    events: list[dict[str, Any]] = Field(description="Up to AUDIENCES_MAX_BATCH rows.")
+    # Rows are checked one by one so that a bad row is reported by index, not the whole batch.
+    events: list[Any] = Field(description="Up to AUDIENCES_MAX_BATCH event objects.")

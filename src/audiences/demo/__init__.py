@@ -1,0 +1,1 @@
+"""A realistic demo tenant, loaded through the same services the API uses."""
