@@ -76,15 +76,23 @@ class TestUpsertContacts:
     async def test_upsert_merges_fields(self, client: httpx.AsyncClient) -> None:
         await _batch(client, {"id": "c1", "tier": "free", "city": "Berlin"})
         await _batch(client, {"id": "c1", "tier": "pro"})
-        assert (await client.get("/api/crm/contacts/c1")).json() == {"id": "c1", "tier": "pro", "city": "Berlin"}
+        assert (await client.get("/api/crm/contacts/c1")).json() == {
+            "id": "c1",
+            "tier": "pro",
+            "city": "Berlin",
+        }
 
-    async def test_email_without_id_updates_the_contact_with_that_email(self, client: httpx.AsyncClient) -> None:
+    async def test_email_without_id_updates_the_contact_with_that_email(
+        self, client: httpx.AsyncClient
+    ) -> None:
         await _batch(client, {"id": "c1", "email": "ada@example.com"})
         body = await _batch(client, {"email": "ADA@example.com", "tier": "pro"})
         assert body["ids"] == ["c1"]
         assert (await client.get("/api/crm/contacts/c1")).json()["tier"] == "pro"
 
-    async def test_email_without_id_and_no_match_uses_the_email_as_id(self, client: httpx.AsyncClient) -> None:
+    async def test_email_without_id_and_no_match_uses_the_email_as_id(
+        self, client: httpx.AsyncClient
+    ) -> None:
         body = await _batch(client, {"email": "new@example.com"})
         assert body["ids"] == ["new@example.com"]
         assert (await client.get("/api/crm/contacts/new@example.com")).status_code == 200
@@ -92,7 +100,12 @@ class TestUpsertContacts:
     async def test_reserved_fields_are_rejected(self, client: httpx.AsyncClient) -> None:
         body = await _batch(client, {"id": "c1", "orgId": "globex"})
         assert body["rejected"] == [
-            {"index": 0, "code": "reserved_field", "message": "`orgId` is set by the service", "path": "orgId"}
+            {
+                "index": 0,
+                "code": "reserved_field",
+                "message": "`orgId` is set by the service",
+                "path": "orgId",
+            }
         ]
 
     async def test_batch_over_the_limit_is_refused_before_writing(self, client: httpx.AsyncClient) -> None:
@@ -107,7 +120,9 @@ class TestUpsertContacts:
 class TestDeleteContact:
     async def test_deletes_the_contact_and_its_events(self, client: httpx.AsyncClient) -> None:
         await _batch(client, {"id": "c1"})
-        r = await client.post("/api/events:batch", json={"events": [{"userId": "c1", "name": "x", "ts": "2026-04-01"}]})
+        r = await client.post(
+            "/api/events:batch", json={"events": [{"userId": "c1", "name": "x", "ts": "2026-04-01"}]}
+        )
         assert r.json()["accepted"] == 1
         assert (await client.delete("/api/crm/contacts/c1")).status_code == 204
         assert (await client.get("/api/crm/contacts/c1")).status_code == 404
@@ -133,7 +148,9 @@ class TestTenantIsolation:
         self, client: httpx.AsyncClient, other_client: httpx.AsyncClient
     ) -> None:
         await _batch(client, {"id": "c1", "tier": "pro"})
-        r = await other_client.post("/api/crm/contacts:batch", json={"contacts": [{"id": "c1", "tier": "free"}]})
+        r = await other_client.post(
+            "/api/crm/contacts:batch", json={"contacts": [{"id": "c1", "tier": "free"}]}
+        )
         assert r.json()["accepted"] == 1
         assert (await client.get("/api/crm/contacts/c1")).json()["tier"] == "pro"
         assert (await other_client.get("/api/crm/contacts/c1")).json()["tier"] == "free"
@@ -142,5 +159,7 @@ class TestTenantIsolation:
         self, client: httpx.AsyncClient, other_client: httpx.AsyncClient
     ) -> None:
         await _batch(client, {"id": "c1", "email": "a@example.com"})
-        r = await other_client.post("/api/crm/contacts:batch", json={"contacts": [{"email": "a@example.com"}]})
+        r = await other_client.post(
+            "/api/crm/contacts:batch", json={"contacts": [{"email": "a@example.com"}]}
+        )
         assert r.json()["ids"] == ["a@example.com"]

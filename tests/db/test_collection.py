@@ -24,7 +24,9 @@ BACKENDS = [
         id="mongodb",
         marks=[
             pytest.mark.mongodb,
-            pytest.mark.skipif(not MONGODB_URI, reason="set AUDIENCES_TEST_MONGODB_URI to run against MongoDB"),
+            pytest.mark.skipif(
+                not MONGODB_URI, reason="set AUDIENCES_TEST_MONGODB_URI to run against MongoDB"
+            ),
         ],
     ),
 ]
@@ -77,7 +79,9 @@ class TestCollectionAdapter:
     async def test_upsert_that_does_not_match_an_existing_id_is_a_duplicate(self, backend: Database) -> None:
         col = backend.collection("c")
         await col.insert_one({"_id": "a", "orgId": "x"})
-        summary = await col.bulk_write([UpdateOne({"_id": "a", "orgId": "y"}, {"$set": {"v": 1}}, upsert=True)])
+        summary = await col.bulk_write(
+            [UpdateOne({"_id": "a", "orgId": "y"}, {"$set": {"v": 1}}, upsert=True)]
+        )
         assert [code for _, code, _ in summary.errors] == [11000]
         assert await col.find_one({"_id": "a"}) == {"_id": "a", "orgId": "x"}
 

@@ -25,7 +25,9 @@ class TestEmbeddedPersistence:
     async def test_data_survives_a_restart(self, tmp_path: Path) -> None:
         settings = Settings(mongodb_uri=None, data_dir=tmp_path, jwt_secret=SECRET, sweep_interval_s=0)
         r = await _run(
-            settings, "POST", "/api/crm/contacts:batch",
+            settings,
+            "POST",
+            "/api/crm/contacts:batch",
             json={"contacts": [{"id": "c1", "lastSeenAt": "2026-04-01T00:00:00Z"}]},
         )
         assert r.json()["accepted"] == 1

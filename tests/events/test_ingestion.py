@@ -24,7 +24,9 @@ class TestIngestEvents:
         db = client._transport.app.state.db  # type: ignore[attr-defined]
         assert await db.collection("events").count({"orgId": "acme"}) == 1
 
-    async def test_event_ids_are_per_org(self, client: httpx.AsyncClient, other_client: httpx.AsyncClient) -> None:
+    async def test_event_ids_are_per_org(
+        self, client: httpx.AsyncClient, other_client: httpx.AsyncClient
+    ) -> None:
         row = {"eventId": "e1", "userId": "c1", "name": "purchase", "ts": "2026-04-01T10:00:00Z"}
         await _events(client, row)
         r = await other_client.post("/api/events:batch", json={"events": [row]})
@@ -40,7 +42,9 @@ class TestIngestEvents:
         docs = await db.collection("events").find_list({"orgId": "acme"}, sort=[("eventId", 1)])
         assert [d["ts"] for d in docs] == [dt.datetime(2026, 4, 1, 10, tzinfo=dt.UTC), AS_OF]
 
-    async def test_bad_rows_are_rejected_by_index_and_good_rows_stored(self, client: httpx.AsyncClient) -> None:
+    async def test_bad_rows_are_rejected_by_index_and_good_rows_stored(
+        self, client: httpx.AsyncClient
+    ) -> None:
         body = await _events(
             client,
             {"userId": "c1", "name": "ok", "ts": "2026-04-01T00:00:00Z"},
@@ -62,7 +66,9 @@ class TestIngestEvents:
         ]
 
     async def test_property_dates_are_typed(self, client: httpx.AsyncClient) -> None:
-        await _events(client, {"eventId": "e1", "userId": "c1", "name": "x", "properties": {"paidAt": "2026-04-02"}})
+        await _events(
+            client, {"eventId": "e1", "userId": "c1", "name": "x", "properties": {"paidAt": "2026-04-02"}}
+        )
         db = client._transport.app.state.db  # type: ignore[attr-defined]
         doc = await db.collection("events").find_one({"orgId": "acme"})
         assert doc["properties"]["paidAt"] == dt.datetime(2026, 4, 2, tzinfo=dt.UTC)
