@@ -17,6 +17,7 @@ from audiences.db.indexes import ensure_indexes
 from audiences.errors import install_error_handlers
 from audiences.events.router import router as events_router
 from audiences.observability import RequestContextMiddleware, configure_logging
+from audiences.targeting.router import router as targeting_router
 
 DESCRIPTION = """
 Stores audience definitions (saved queries over contacts and their events) and answers
@@ -64,6 +65,7 @@ def create_app(
     app.include_router(contacts_router)
     app.include_router(events_router)
     # feature routers: keep one line per feature below
+    app.include_router(targeting_router)
     return app
 
 
