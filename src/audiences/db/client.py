@@ -12,6 +12,7 @@ from mongoeco.engines import MemoryEngine, SQLiteEngine
 
 from audiences.config import Settings
 from audiences.db.collection import Backend, Collection, DriverCollection
+from audiences.db.embedded_speedups import apply_embedded_speedups
 
 log = logging.getLogger("audiences.db")
 
@@ -63,6 +64,7 @@ def open_database(settings: Settings) -> Database:
             settings.mongodb_uri, tz_aware=True, tzinfo=dt.UTC, appname="audiences"
         )
         return Database(client, settings.database, "pymongo", description="mongodb")
+    apply_embedded_speedups()
     codec = mongoeco.CodecOptions(tz_aware=True, tzinfo=dt.UTC)
     if settings.embedded_in_memory:
         engine: Any = MemoryEngine()
