@@ -16,8 +16,11 @@ from audiences.db import Database, open_database
 from audiences.db.indexes import ensure_indexes
 from audiences.errors import install_error_handlers
 from audiences.events.router import router as events_router
+from audiences.membership.background import run_background_workers
+from audiences.membership.router import router as membership_router
 from audiences.observability import RequestContextMiddleware, configure_logging
 from audiences.targeting.router import router as targeting_router
+from audiences.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
 Stores audience definitions (saved queries over contacts and their events) and answers
@@ -44,7 +47,8 @@ def create_app(
         await db.connect()
         await ensure_indexes(db)
         try:
-            yield
+            async with run_background_workers(app):
+                yield
         finally:
             if database is None:
                 await db.close()
@@ -66,6 +70,8 @@ def create_app(
     app.include_router(events_router)
     # feature routers: keep one line per feature below
     app.include_router(targeting_router)
+    app.include_router(membership_router)
+    app.include_router(webhooks_router)
     return app
 
 

@@ -1,0 +1,7 @@
+"""Enter/leave tracking: per (audience, subject) membership state, the change log, the
+change feeds, and the status of background recomputes.
+
+`service.apply_membership` / `service.replace_membership` are the one way membership
+changes; `jobs` tracks recomputes; `background.run_background_workers` runs what must
+keep going while the app is up (webhook delivery, repair of interrupted writes).
+"""
