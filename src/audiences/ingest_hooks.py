@@ -17,8 +17,20 @@ log = logging.getLogger("audiences.ingest")
 
 
 class ContactsListener(Protocol):
+    """`fields`: top-level field names written by the batch (their union). `created`:
+    contacts that may be new (exactly the new ones when a batch created all or none of its
+    contacts; every contact of a batch that created some). `deleted`: the contacts were
+    deleted (then `fields` and `created` are empty)."""
+
     def __call__(
-        self, *, db: Database, scope: TenantScope, contact_ids: Sequence[str]
+        self,
+        *,
+        db: Database,
+        scope: TenantScope,
+        contact_ids: Sequence[str],
+        fields: frozenset[str],
+        created: frozenset[str],
+        deleted: bool,
     ) -> Awaitable[None]: ...
 
 
@@ -51,11 +63,23 @@ async def _guard(pending: Awaitable[None]) -> None:
         log.exception("ingest listener failed")
 
 
-async def notify_contacts_changed(*, db: Database, scope: TenantScope, contact_ids: Sequence[str]) -> None:
+async def notify_contacts_changed(
+    *,
+    db: Database,
+    scope: TenantScope,
+    contact_ids: Sequence[str],
+    fields: frozenset[str] = frozenset(),
+    created: frozenset[str] = frozenset(),
+    deleted: bool = False,
+) -> None:
     if not contact_ids:
         return
     for listener in list(_contacts):
-        await _guard(listener(db=db, scope=scope, contact_ids=contact_ids))
+        await _guard(
+            listener(
+                db=db, scope=scope, contact_ids=contact_ids, fields=fields, created=created, deleted=deleted
+            )
+        )
 
 
 async def notify_events_ingested(

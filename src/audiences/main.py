@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from audiences import __version__, health
+from audiences.ads_export.router import router as ads_export_router
 from audiences.auth import TokenVerifier
 from audiences.clock import Clock, SystemClock
 from audiences.config import Settings, get_settings
 from audiences.contacts.router import router as contacts_router
+from audiences.custom_audiences.router import router as custom_audiences_router
 from audiences.db import Database, open_database
 from audiences.db.indexes import ensure_indexes
 from audiences.errors import install_error_handlers
@@ -69,6 +71,8 @@ def create_app(
     app.include_router(contacts_router)
     app.include_router(events_router)
     # feature routers: keep one line per feature below
+    app.include_router(ads_export_router)
+    app.include_router(custom_audiences_router)
     app.include_router(targeting_router)
     app.include_router(membership_router)
     app.include_router(webhooks_router)

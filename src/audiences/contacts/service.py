@@ -86,7 +86,11 @@ async def upsert_contacts(
     report.accepted = len(typed) - len(failed)
     report.rejected.sort(key=lambda r: int(r["index"]))
     stored = [cid for i, cid in enumerate(merged) if i not in failed]
-    await notify_contacts_changed(db=db, scope=scope, contact_ids=stored)
+    # The write reports how many it created, not which: when it created some but not all,
+    # every stored contact may be new (listeners treat them so; an extra check is harmless).
+    created = frozenset(stored) if summary.upserted else frozenset()
+    written = frozenset(name for i, row in enumerate(merged.values()) if i not in failed for name in row)
+    await notify_contacts_changed(db=db, scope=scope, contact_ids=stored, fields=written, created=created)
     return report
 
 
@@ -101,4 +105,4 @@ async def delete_contact(*, db: Database, scope: TenantScope, contact_id: str) -
     if not await ContactRepository(db).delete(scope, contact_id):
         raise ContactNotFound(f"No contact {contact_id!r} in this org.")
     await EventRepository(db).delete_for_user(scope, contact_id)
-    await notify_contacts_changed(db=db, scope=scope, contact_ids=[contact_id])
+    await notify_contacts_changed(db=db, scope=scope, contact_ids=[contact_id], deleted=True)
