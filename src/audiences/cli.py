@@ -1,4 +1,4 @@
-"""The `audiences` command: serve, token, demo."""
+"""The `audiences` command: serve, token, demo, sweep."""
 
 from __future__ import annotations
 
@@ -123,6 +123,50 @@ def demo(
             "curl -s -X POST http://127.0.0.1:8000/api/crm/audiences/estimate-reach "
             f"-H {shlex.quote('Authorization: Bearer ' + jwt)} -H 'orgid: {org}' "
             f"-H 'content-type: application/json' -d {shlex.quote(body)}"
+        )
+
+    asyncio.run(run())
+
+
+@app.command()
+def sweep(
+    org: Annotated[str | None, typer.Option(help="Sweep only this org (default: every org).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Re-check at this ISO-8601 instant (default: now).")
+    ] = None,
+) -> None:
+    """Re-check time-dependent audiences (`last_n_days`, `$now` dates) and log who left or entered."""
+    import audiences.main  # noqa: F401  (every feature registers its audience kind on import)
+    from audiences.clock import format_instant, parse_instant
+    from audiences.membership.sweep import sweep as run_sweep
+
+    try:
+        at = parse_instant(as_of) if as_of is not None else dt.datetime.now(dt.UTC)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            "use an ISO-8601 instant, e.g. 2026-04-24T12:00:00Z", param_hint="--as-of"
+        ) from exc
+    settings = get_settings()
+
+    async def run() -> None:
+        db = open_database(settings)
+        try:
+            await db.connect()
+            await ensure_indexes(db)
+            result = await run_sweep(db=db, as_of=at, timeout_ms=settings.query_timeout_ms, org_id=org)
+        finally:
+            await db.close()
+        typer.echo(
+            json.dumps(
+                {
+                    "asOf": format_instant(at),
+                    "audiences": result.audiences,
+                    "entered": result.entered,
+                    "left": result.left,
+                    "failed": result.failed,
+                    "tookMs": result.took_ms,
+                }
+            )
         )
 
     asyncio.run(run())

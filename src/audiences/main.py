@@ -11,6 +11,7 @@ from audiences import __version__, health
 from audiences.ads_export.router import router as ads_export_router
 from audiences.auth import TokenVerifier
 from audiences.clock import Clock, SystemClock
+from audiences.collection_indexes.router import router as collection_indexes_router
 from audiences.config import Settings, get_settings
 from audiences.contacts.router import router as contacts_router
 from audiences.custom_audiences.router import router as custom_audiences_router
@@ -18,9 +19,12 @@ from audiences.db import Database, open_database
 from audiences.db.indexes import ensure_indexes
 from audiences.errors import install_error_handlers
 from audiences.events.router import router as events_router
+from audiences.insights.router import router as insights_router
+from audiences.journeys.router import router as journeys_router
 from audiences.membership.background import run_background_workers
 from audiences.membership.router import router as membership_router
 from audiences.observability import RequestContextMiddleware, configure_logging
+from audiences.segments.router import router as segments_router
 from audiences.targeting.router import router as targeting_router
 from audiences.webhooks.router import router as webhooks_router
 
@@ -71,7 +75,11 @@ def create_app(
     app.include_router(contacts_router)
     app.include_router(events_router)
     # feature routers: keep one line per feature below
+    app.include_router(segments_router)
+    app.include_router(collection_indexes_router)
+    app.include_router(journeys_router)
     app.include_router(ads_export_router)
+    app.include_router(insights_router)
     app.include_router(custom_audiences_router)
     app.include_router(targeting_router)
     app.include_router(membership_router)

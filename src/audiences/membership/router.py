@@ -1,22 +1,32 @@
-"""Change feeds and membership status of segments and journey audiences (HTTP only)."""
+"""Change feeds and membership status of segments and journey audiences, the sweep, and
+the contact lookup (HTTP only)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
-from audiences.auth import ReadScope
-from audiences.clock import parse_instant
+from audiences.auth import AdminScope, ReadScope
+from audiences.clock import AppClock, parse_instant
 from audiences.config import Settings
 from audiences.db import Database
 from audiences.deps import AppSettings, Db
 from audiences.errors import ErrorItem, ValidationFailed
-from audiences.membership import jobs, service
+from audiences.membership import jobs, lookup, service
 from audiences.membership.errors import MembershipStatusNotFound
 from audiences.membership.model import AudienceKind
 from audiences.membership.registry import ensure_audience_exists
-from audiences.membership.schemas import ChangeItem, ChangePage, MembershipStatus
+from audiences.membership.schemas import (
+    ChangeItem,
+    ChangePage,
+    ContactAudiencesResponse,
+    MembershipStatus,
+    SweepRequest,
+    SweepResponse,
+)
+from audiences.membership.sweep import sweep
 from audiences.tenancy import TenantScope
 
 router = APIRouter(tags=["membership"])
@@ -26,6 +36,21 @@ Since = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (1–1000).")]
 Cursor = Annotated[str | None, Query(description="`nextCursor` of the previous page.")]
+AsOf = Annotated[
+    str | None,
+    Query(description="Evaluate at this ISO-8601 instant instead of now.", examples=["2026-04-24T12:00:00Z"]),
+]
+
+
+def _as_of(value: str | None, clock: AppClock) -> dt.datetime:
+    if value is None:
+        return clock.now()
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise ValidationFailed(
+            [ErrorItem("invalid_instant", "asOf", "`asOf` must be an ISO-8601 date or date-time")]
+        ) from exc
 
 
 async def _changes(
@@ -137,3 +162,45 @@ async def segment_membership_status(
     segment_id: str, db: Db, scope: ReadScope, settings: AppSettings
 ) -> MembershipStatus:
     return await _status("segment", segment_id, db=db, scope=scope, settings=settings)
+
+
+@router.post(
+    "/api/membership/sweep",
+    response_model=SweepResponse,
+    summary="Re-check the org's time-dependent audiences now (or at `asOf`)",
+    description='Audiences whose definitions depend on time (`last_n_days`, `{"$now": ...}` dates) '
+    "are re-checked with the production query at one instant; members whose window passed leave, "
+    "and the changes go to the change feeds and webhooks. `asOf` may be given in the body or the "
+    "query (the body wins). Needs the `admin` scope.",
+)
+async def sweep_memberships(
+    db: Db,
+    scope: AdminScope,
+    settings: AppSettings,
+    clock: AppClock,
+    body: Annotated[SweepRequest | None, Body()] = None,
+    asOf: AsOf = None,
+) -> SweepResponse:
+    as_of = _as_of(body.asOf if body is not None and body.asOf is not None else asOf, clock)
+    result = await sweep(
+        db=db, as_of=as_of, timeout_ms=settings.query_timeout_ms, org_id=scope.org_id, now=clock.now()
+    )
+    return SweepResponse.of(result)
+
+
+@router.get(
+    "/api/crm/contacts/{contact_id}/audiences",
+    response_model=ContactAudiencesResponse,
+    summary="Segments and journey audiences the contact is in, computed live",
+)
+async def contact_audiences(
+    contact_id: str, db: Db, scope: ReadScope, settings: AppSettings, clock: AppClock, asOf: AsOf = None
+) -> ContactAudiencesResponse:
+    found = await lookup.contact_audiences(
+        db=db,
+        scope=scope,
+        contact_id=contact_id,
+        as_of=_as_of(asOf, clock),
+        timeout_ms=settings.query_timeout_ms,
+    )
+    return ContactAudiencesResponse.of(found)

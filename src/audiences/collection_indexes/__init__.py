@@ -1,0 +1,1 @@
+"""Index management for the contacts and events collections (`/api/collection/index`)."""

@@ -1,0 +1,21 @@
+"""Index management errors."""
+
+from __future__ import annotations
+
+from audiences.errors import AppError, Conflict
+
+
+class IndexConflict(Conflict):
+    code = "index_conflict"
+    title = "Index conflict"
+
+
+class TooManyIndexes(Conflict):
+    code = "too_many_indexes"
+    title = "Too many indexes"
+
+
+class IndexBuildFailed(AppError):
+    status = 409
+    code = "index_build_failed"
+    title = "Index build failed"

@@ -1,0 +1,1 @@
+"""Insights (who is in an audience: demographics and engagement) and overlap of audiences."""
