@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audiences.errors import AppError, Conflict, NotFound
+from audiences.errors import Conflict, NotFound
 
 
 class AudienceNotFound(NotFound):
@@ -33,9 +33,3 @@ class CohortExists(Conflict):
 class CohortInUse(Conflict):
     code = "cohort_in_use"
     title = "Cohort in use"
-
-
-class InvalidCursor(AppError):
-    status = 400
-    code = "invalid_cursor"
-    title = "Invalid cursor"

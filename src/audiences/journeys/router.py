@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from audiences.auth import ReadScope, WriteScope
 from audiences.clock import AppClock, format_instant
 from audiences.deps import AppSettings, Db
-from audiences.documents import jsonable, public_contact
+from audiences.documents import public_contact
 from audiences.journeys import service
 from audiences.journeys.schemas import (
     AudienceBody,
@@ -220,7 +220,9 @@ async def members(
     cursor: Annotated[str | None, Query(description="`nextCursor` of the previous page.")] = None,
     asOf: Annotated[str | None, Query(description="ISO-8601 instant; a cursor keeps its own.")] = None,
 ) -> Any:
-    after, as_of = service.decode_cursor(cursor) if cursor else (None, service.resolve_as_of(asOf, clock))
+    after, as_of = (
+        service.decode_members_cursor(cursor) if cursor else (None, service.resolve_as_of(asOf, clock))
+    )
     if NDJSON in request.headers.get("accept", ""):
         resolved = await service.resolve_audience_predicate(
             db=db, scope=scope, audience_id=audience_id, timeout_ms=settings.query_timeout_ms
@@ -235,7 +237,8 @@ async def members(
                 after=after,
                 timeout_ms=settings.query_timeout_ms,
             ):
-                yield (json.dumps(jsonable(public_contact(doc))) + "\n").encode()
+                line = json.dumps(public_contact(doc), ensure_ascii=False, separators=(",", ":"))
+                yield (line + "\n").encode()
 
         return StreamingResponse(lines(), media_type=NDJSON, headers={"X-As-Of": format_instant(as_of)})
     page = await service.members_page(
@@ -249,7 +252,7 @@ async def members(
     )
     return MembersOut(
         items=[public_contact(d) for d in page.items],
-        nextCursor=service.encode_cursor(page.next_after, as_of) if page.next_after else None,
+        nextCursor=service.encode_members_cursor(page.next_after, as_of) if page.next_after else None,
         asOf=format_instant(as_of),
     )
 

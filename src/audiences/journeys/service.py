@@ -8,10 +8,7 @@ at one `asOf` instant.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import re
 import secrets
 import time
@@ -30,12 +27,13 @@ from audiences.journeys.errors import (
     CohortExists,
     CohortInUse,
     CohortNotFound,
-    InvalidCursor,
     SubjectNotFound,
 )
 from audiences.journeys.repository import AUDIENCES, COHORTS, DefinitionRepository, SubjectRepository
 from audiences.journeys.schemas import AudienceBody, AudiencePatch, CohortBody, CohortPatch
 from audiences.membership import recompute
+from audiences.membership.cursor import decode_cursor, encode_cursor
+from audiences.membership.errors import InvalidCursor
 from audiences.predicates import (
     Cohort,
     Cohorts,
@@ -499,17 +497,16 @@ async def evaluate_subjects(
     }
 
 
-def encode_cursor(last_id: str, as_of: dt.datetime) -> str:
-    raw = json.dumps({"after": last_id, "asOf": format_instant(as_of)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def encode_members_cursor(last_id: str, as_of: dt.datetime) -> str:
+    return encode_cursor({"after": last_id, "asOf": format_instant(as_of)})
 
 
-def decode_cursor(cursor: str) -> tuple[str, dt.datetime]:
+def decode_members_cursor(cursor: str) -> tuple[str, dt.datetime]:
     """`(after, asOf)`: a cursor pins the instant of the first page, so pages agree."""
+    value = decode_cursor(cursor)
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return str(data["after"]), parse_instant(str(data["asOf"]))
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        return str(value["after"]), parse_instant(str(value["asOf"]))
+    except (ValueError, KeyError, TypeError):
         raise InvalidCursor("The cursor is not one this API returned.") from None
 
 
