@@ -255,3 +255,29 @@ class TestLimits:
         await asyncio.wait_for(app(scope, receive, send), timeout=30)
         assert cancelled.is_set()
         assert sent[0]["status"] == 499
+
+
+class TestReachWithInsights:
+    async def test_insights_of_an_unsaved_filter_equal_those_of_the_saved_segment(
+        self, client: httpx.AsyncClient, crm: list[dict[str, Any]]
+    ) -> None:
+        r = await client.post(
+            "/api/crm/audiences/estimate-reach",
+            params={"insights": "1"},
+            json={"filter": SEED_SEGMENT["filter"]},
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        insights = body["insights"]
+        assert insights["count"] == body["count"] == len(ids_where(crm, is_seed_segment_member))
+        for breakdown in ("country", "city", "ageBands"):
+            assert sum(b["count"] for b in insights["demographics"][breakdown]) == body["count"]
+        segment = await create(client, SEED_SEGMENT)
+        saved = (await client.get(f"/api/crm/audiences/segments/{segment['id']}/insights")).json()
+        assert saved == insights
+
+    async def test_no_insights_unless_asked(
+        self, client: httpx.AsyncClient, crm: list[dict[str, Any]]
+    ) -> None:
+        body = await reach(client, {"filter": SEED_SEGMENT["filter"]})
+        assert "insights" not in body

@@ -14,6 +14,8 @@ from audiences.clock import AppClock, format_instant, truncate_ms
 from audiences.deps import AppSettings, Db
 from audiences.documents import public_contact
 from audiences.errors import ErrorItem, ValidationFailed
+from audiences.insights.schemas import InsightsResponse
+from audiences.insights.service import compute_insights
 from audiences.segments import service
 from audiences.segments.cursors import (
     decode_list_cursor,
@@ -125,8 +127,8 @@ async def create_segment(
             type=body.type,
             contact_ids=body.contactIds,
         ),
-        now=truncate_ms(clock.now()),
-        timeout_ms=settings.query_timeout_ms,
+        clock=clock,
+        settings=settings,
     )
     return _segment_out(saved)
 
@@ -166,8 +168,8 @@ async def replace_segment(
         segment_id=segment_id,
         changes=changes,
         replace=True,
-        now=truncate_ms(clock.now()),
-        timeout_ms=settings.query_timeout_ms,
+        clock=clock,
+        settings=settings,
     )
     return _segment_out(saved)
 
@@ -188,8 +190,8 @@ async def patch_segment(
         segment_id=segment_id,
         changes=changes,
         replace=False,
-        now=truncate_ms(clock.now()),
-        timeout_ms=settings.query_timeout_ms,
+        clock=clock,
+        settings=settings,
     )
     return _segment_out(saved)
 
@@ -218,6 +220,9 @@ async def estimate_reach(
     scope: ReadScope,
     settings: AppSettings,
     clock: AppClock,
+    insights: Annotated[
+        bool, Query(description="Also return the population's insights (as for a saved segment).")
+    ] = False,
 ) -> ReachOut:
     reach = await run_until_disconnected(
         request,
@@ -238,6 +243,18 @@ async def estimate_reach(
     }
     if reach.unindexed_fields:
         out["unindexedFields"] = reach.unindexed_fields
+    if insights:
+        found = await run_until_disconnected(
+            request,
+            compute_insights(
+                db=db,
+                scope=scope,
+                contact_filter=reach.contact_filter,
+                as_of=reach.as_of,
+                timeout_ms=settings.query_timeout_ms,
+            ),
+        )
+        out["insights"] = InsightsResponse.of(found)
     return ReachOut.model_validate(out)
 
 

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from audiences.insights.schemas import InsightsResponse
+
 # Seed 000's example body, verbatim.
 SEED_SEGMENT: dict[str, Any] = {
     "name": "VIP recent openers",
@@ -162,6 +164,9 @@ class ReachOut(BaseModel):
     unindexedFields: list[str] | None = Field(
         default=None,
         description="Filtered fields with no (orgId, field) index; add one: POST /api/collection/index.",
+    )
+    insights: InsightsResponse | None = Field(
+        default=None, description="With `?insights=1`: the population's insights, as for a saved segment."
     )
 
 

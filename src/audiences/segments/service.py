@@ -17,10 +17,12 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from audiences.clock import SystemClock, format_instant, parse_instant, truncate_ms
+from audiences.clock import Clock, SystemClock, format_instant, parse_instant, truncate_ms
+from audiences.config import Settings
 from audiences.contacts.repository import CONTACTS
 from audiences.db import Database
 from audiences.errors import ErrorItem, ValidationFailed
+from audiences.membership import recompute
 from audiences.querylang import (
     FieldQuery,
     Membership,
@@ -258,8 +260,11 @@ async def _store_static_list(
 
 
 async def create_segment(
-    *, db: Database, scope: TenantScope, draft: SegmentDraft, now: dt.datetime, timeout_ms: int
+    *, db: Database, scope: TenantScope, draft: SegmentDraft, clock: Clock, settings: Settings
 ) -> SavedSegment:
+    """Store a new segment; membership tracking then indexes it and computes its members in
+    the background (docs/membership.md)."""
+    now, timeout_ms = truncate_ms(clock.now()), settings.query_timeout_ms
     query = check_draft(draft)
     document: dict[str, Any] = {
         "id": new_segment_id(),
@@ -279,7 +284,18 @@ async def create_segment(
         document.update(listId=list_id, contactCount=count)
         contact_ids = await IdLists(db, SEGMENT_ID_LISTS).all_ids(scope, list_id, timeout_ms=timeout_ms)
     await SegmentRepository(db).insert(scope, document)
+    await _tell_membership(db=db, scope=scope, segment_id=str(document["id"]), clock=clock, settings=settings)
     return SavedSegment(document, contact_ids, unknown)
+
+
+async def _tell_membership(
+    *, db: Database, scope: TenantScope, segment_id: str, clock: Clock, settings: Settings
+) -> None:
+    """Membership tracking re-indexes the segment's triggers and recomputes its members in
+    the background (docs/membership.md); the write's answer does not wait for it."""
+    await recompute.definition_changed(
+        db=db, scope=scope, kind="segment", audience_id=segment_id, clock=clock, settings=settings
+    )
 
 
 async def get_segment_document(
@@ -318,13 +334,14 @@ async def update_segment(
     segment_id: str,
     changes: Mapping[str, Any],
     replace: bool,
-    now: dt.datetime,
-    timeout_ms: int,
+    clock: Clock,
+    settings: Settings,
 ) -> SavedSegment:
     """PUT (`replace`: the body is the whole segment) or PATCH (`changes` holds only the
     fields sent). A static segment's list is replaced by `contactIds` when sent, and frozen
     again from its filter on PUT, when it becomes static, or when its filter changes (to a
     filter); otherwise it is kept."""
+    now, timeout_ms = truncate_ms(clock.now()), settings.query_timeout_ms
     repo = SegmentRepository(db)
     current = await get_segment_document(db=db, scope=scope, segment_id=segment_id, timeout_ms=timeout_ms)
     before = public_segment(current)
@@ -379,6 +396,7 @@ async def update_segment(
     contact_ids = None
     if draft.type == "static":
         contact_ids = await lists.all_ids(scope, str(document["listId"]), timeout_ms=timeout_ms)
+    await _tell_membership(db=db, scope=scope, segment_id=segment_id, clock=clock, settings=settings)
     return SavedSegment(document, contact_ids, unknown)
 
 
@@ -390,6 +408,7 @@ async def delete_segment(*, db: Database, scope: TenantScope, segment_id: str, t
         raise SegmentNotFound(f"No segment {segment_id!r} in this org.")
     if current.get("listId"):
         await IdLists(db, SEGMENT_ID_LISTS).delete(scope, str(current["listId"]))
+    await recompute.definition_deleted(db=db, scope=scope, kind="segment", audience_id=segment_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,6 +522,8 @@ class Reach:
     as_of: dt.datetime
     took_ms: float
     unindexed_fields: list[str]
+    # The compiled filter, so callers can ask more of the same population (insights).
+    contact_filter: dict[str, Any]
 
 
 def filter_fields(contact_filter: Mapping[str, Any]) -> list[str]:
@@ -571,6 +592,7 @@ async def estimate_reach(
         as_of=as_of,
         took_ms=took,
         unindexed_fields=await unindexed_fields(db, fields),
+        contact_filter=dict(contact_filter),
     )
 
 
