@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from audiences.errors import AppError, NotFound
-
-
-class InvalidCursor(AppError):
-    status = 400
-    code = "invalid_cursor"
-    title = "Invalid cursor"
+from audiences.errors import NotFound
+from audiences.pagination import InvalidCursor as InvalidCursor
 
 
 class MembershipStatusNotFound(NotFound):

@@ -3,33 +3,28 @@ edit them by accident, and what they wrap can change without breaking clients.""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 from typing import Any
 
 from audiences.clock import format_instant, parse_instant
-from audiences.segments.errors import InvalidCursor
+from audiences.pagination import INVALID as _INVALID
+from audiences.pagination import InvalidCursor, encode_cursor
+from audiences.pagination import decode_cursor as _decode
+
+__all__ = [
+    "decode_cursor",
+    "decode_list_cursor",
+    "decode_string_cursor",
+    "encode_cursor",
+    "encode_list_cursor",
+]
 
 MAX_CURSOR_LENGTH = 2048
-_INVALID = "The cursor is not one this API returned."
-
-
-def encode_cursor(value: Any) -> str:
-    raw = json.dumps(value, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> Any:
     """The value `encode_cursor` wrapped; `InvalidCursor` (400) for anything else."""
-    if len(cursor) > MAX_CURSOR_LENGTH:
-        raise InvalidCursor(_INVALID)
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidCursor(_INVALID) from exc
+    return _decode(cursor, max_length=MAX_CURSOR_LENGTH)
 
 
 def decode_string_cursor(cursor: str | None) -> str | None:

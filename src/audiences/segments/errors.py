@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from audiences.errors import AppError, NotFound
+from audiences.pagination import InvalidCursor as InvalidCursor
 from audiences.segments.resolve import SegmentNotFound
 
 __all__ = [
@@ -18,12 +19,6 @@ __all__ = [
 class SnapshotNotFound(NotFound):
     code = "snapshot_not_found"
     title = "Snapshot not found"
-
-
-class InvalidCursor(AppError):
-    status = 400
-    code = "invalid_cursor"
-    title = "Invalid cursor"
 
 
 class InvalidInstant(AppError):
