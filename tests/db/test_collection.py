@@ -67,6 +67,18 @@ class TestCollectionAdapter:
             {"_id": "d", "v": 5},
         ]
 
+    async def test_the_same_new_id_twice_in_one_batch_inserts_then_updates(self, backend: Database) -> None:
+        col = backend.collection("c")
+        summary = await col.bulk_write(
+            [
+                UpdateOne({"_id": "n"}, {"$set": {"a": 1}}, upsert=True),
+                UpdateOne({"_id": "n"}, {"$set": {"b": 2}}, upsert=True),
+            ],
+            ordered=True,
+        )
+        assert summary.errors == []
+        assert await col.find_one({"_id": "n"}) == {"_id": "n", "a": 1, "b": 2}
+
     async def test_duplicate_inserts_are_reported_by_position(self, backend: Database) -> None:
         col = backend.collection("c")
         await col.insert_one({"_id": "a"})

@@ -454,20 +454,30 @@ def _document_for_upsert(
 
 
 async def _embedded_bulk_write(raw: Any, ops: Sequence[WriteOp], *, ordered: bool) -> WriteSummary:
-    """mongoeco pays a full-collection cost per insert call (and per upsert that inserts),
-    so inserts, including upserts of new documents, are gathered into one insert_many,
-    while updates of existing documents (cheap there) run one by one."""
+    """mongoeco pays a full-collection cost per insert call and per lookup of an `_id` that
+    does not exist, so the `_id`s of all upserts are looked up in one query, inserts
+    (including upserts of new documents) are gathered into one insert_many, and updates of
+    existing documents (cheap there) run one by one."""
     summary = WriteSummary()
     inserts: list[tuple[int, Document]] = []
+    existing = await _existing_ids(raw, ops)
     for index, op in enumerate(ops):
         try:
             match op:
                 case InsertOne(document=doc):
                     inserts.append((index, doc))
-                case UpdateOne(filter=f, update=u, upsert=up):
-                    await _embedded_update(raw, index, dict(f), u, up, summary, inserts, replace=False)
-                case ReplaceOne(filter=f, replacement=r, upsert=up):
-                    await _embedded_update(raw, index, dict(f), r, up, summary, inserts, replace=True)
+                case (
+                    UpdateOne(filter=f, update=u, upsert=up) | ReplaceOne(filter=f, replacement=u, upsert=up)
+                ):
+                    replace = isinstance(op, ReplaceOne)
+                    key = f.get("_id") if up else None
+                    if key is not None and any(d.get("_id") == key for _, d in inserts):
+                        # The same new `_id` twice in one batch: store the first, then update it.
+                        await _flush_inserts(raw, ops, inserts, summary, ordered=ordered)
+                        existing.add(_hashable(key))
+                    await _embedded_update(
+                        raw, index, dict(f), u, up, summary, inserts, replace=replace, existing=existing
+                    )
                 case DeleteOne(filter=f):
                     summary.deleted += int((await raw.delete_one(dict(f))).deleted_count)
         except Exception as exc:
@@ -478,24 +488,53 @@ async def _embedded_bulk_write(raw: Any, ops: Sequence[WriteOp], *, ordered: boo
             summary.errors.append((index, int(getattr(exc, "code", 0) or 0), str(exc)))
             if ordered:
                 return summary
-    if inserts:
-        try:
-            await raw.insert_many([doc for _, doc in inserts], ordered=ordered)
-            inserted = len(inserts)
-        except BulkWriteError as exc:
-            details: Any = exc.details or {}
-            inserted = int(details.get("nInserted", 0))
-            for err in details.get("writeErrors", []):
-                position = int(err.get("index", 0))
-                summary.errors.append(
-                    (inserts[position][0], int(err.get("code", 0)), str(err.get("errmsg", "write error")))
-                )
-        upserted_positions = {i for i, doc in inserts if isinstance(ops[i], UpdateOne | ReplaceOne)}
-        failed = {e[0] for e in summary.errors}
-        summary.upserted += len(upserted_positions - failed)
-        summary.inserted += inserted - len(upserted_positions - failed)
+    await _flush_inserts(raw, ops, inserts, summary, ordered=ordered)
     summary.errors.sort()
     return summary
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) else repr(value)
+
+
+async def _existing_ids(raw: Any, ops: Sequence[WriteOp]) -> set[Any]:
+    keys = [
+        op.filter["_id"]
+        for op in ops
+        if isinstance(op, UpdateOne | ReplaceOne) and op.upsert and isinstance(op.filter.get("_id"), str)
+    ]
+    if not keys:
+        return set()
+    found = await raw.find({"_id": {"$in": keys}}, {"_id": 1}).to_list()
+    return {d["_id"] for d in found}
+
+
+async def _flush_inserts(
+    raw: Any,
+    ops: Sequence[WriteOp],
+    inserts: list[tuple[int, Document]],
+    summary: WriteSummary,
+    *,
+    ordered: bool,
+) -> None:
+    if not inserts:
+        return
+    try:
+        await raw.insert_many([doc for _, doc in inserts], ordered=ordered)
+        inserted = len(inserts)
+    except BulkWriteError as exc:
+        details: Any = exc.details or {}
+        inserted = int(details.get("nInserted", 0))
+        for err in details.get("writeErrors", []):
+            position = int(err.get("index", 0))
+            summary.errors.append(
+                (inserts[position][0], int(err.get("code", 0)), str(err.get("errmsg", "write error")))
+            )
+    upserted_positions = {i for i, _ in inserts if isinstance(ops[i], UpdateOne | ReplaceOne)}
+    failed = {e[0] for e in summary.errors}
+    summary.upserted += len(upserted_positions - failed)
+    summary.inserted += inserted - len(upserted_positions - failed)
+    inserts.clear()
 
 
 async def _embedded_update(
@@ -508,10 +547,15 @@ async def _embedded_update(
     inserts: list[tuple[int, Document]],
     *,
     replace: bool,
+    existing: set[Any],
 ) -> None:
     if upsert:
-        existing = await raw.find_one(filter, {"_id": 1})
-        if existing is None:
+        key = filter.get("_id")
+        if isinstance(key, str):
+            missing = key not in existing
+        else:
+            missing = await raw.find_one(filter, {"_id": 1}) is None
+        if missing:
             if replace:
                 new_doc: Document | None = {**{k: v for k, v in filter.items() if k == "_id"}, **update}
             else:
