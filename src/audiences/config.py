@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     query_timeout_ms: int = Field(default=15_000, ge=1)
     max_batch: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # CSV uploads are streamed to the database in chunks, so they may be far larger.
+    max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"
 
     default_project_key: str = "default"

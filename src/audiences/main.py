@@ -69,7 +69,11 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.verifier = TokenVerifier(settings)
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
 
     app.include_router(health.router)
     app.include_router(contacts_router)

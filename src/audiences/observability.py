@@ -50,11 +50,13 @@ def configure_logging(level: str) -> None:
 
 class RequestContextMiddleware:
     """Gives every request an id (`X-Request-Id`, taken from the caller when sane),
-    logs one line per request, and refuses bodies over `max_body_bytes` with 413."""
+    logs one line per request, and refuses bodies over `max_body_bytes` with 413 (over
+    `max_upload_bytes` for streamed uploads, paths ending in `/upload`)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +68,8 @@ class RequestContextMiddleware:
         token = request_id_var.set(rid)
         started = time.perf_counter()
         status = 500
-        limit = self.max_body_bytes
+        is_upload = str(scope.get("path", "")).endswith("/upload")
+        limit = self.max_upload_bytes if is_upload else self.max_body_bytes
         declared = headers.get("content-length", "")
         too_large = PayloadTooLarge(f"The request body exceeds {limit} bytes.")
 
