@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from bson import ObjectId
@@ -30,3 +32,17 @@ def public_contact(doc: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"id": doc.get("id")}
     out.update({k: jsonable(v) for k, v in doc.items() if k not in INTERNAL_FIELDS and k != "id"})
     return out
+
+
+NDJSON = "application/x-ndjson"
+
+
+def wants_ndjson(accept: str | None) -> bool:
+    """Whether the caller asked for a stream (`Accept: application/x-ndjson`)."""
+    return NDJSON in (accept or "")
+
+
+async def ndjson_contacts(docs: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """Stored contacts as NDJSON lines, one public contact per line, as they are read."""
+    async for doc in docs:
+        yield (json.dumps(public_contact(doc), ensure_ascii=False, separators=(",", ":")) + "\n").encode()

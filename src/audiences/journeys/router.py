@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from audiences.auth import ReadScope, WriteScope
 from audiences.clock import AppClock, format_instant
 from audiences.deps import AppSettings, Db
-from audiences.documents import public_contact
+from audiences.documents import NDJSON, ndjson_contacts, public_contact, wants_ndjson
 from audiences.journeys import service
 from audiences.journeys.schemas import (
     AudienceBody,
@@ -32,7 +30,6 @@ from audiences.journeys.schemas import (
 )
 
 router = APIRouter(tags=["journey audiences"])
-NDJSON = "application/x-ndjson"
 
 
 def _audience_out(doc: dict[str, Any]) -> AudienceOut:
@@ -223,24 +220,22 @@ async def members(
     after, as_of = (
         service.decode_members_cursor(cursor) if cursor else (None, service.resolve_as_of(asOf, clock))
     )
-    if NDJSON in request.headers.get("accept", ""):
+    if wants_ndjson(request.headers.get("accept")):
         resolved = await service.resolve_audience_predicate(
             db=db, scope=scope, audience_id=audience_id, timeout_ms=settings.query_timeout_ms
         )
 
-        async def lines() -> AsyncIterator[bytes]:
-            async for doc in service.stream_members(
-                db=db,
-                scope=scope,
-                resolved=resolved,
-                as_of=as_of,
-                after=after,
-                timeout_ms=settings.query_timeout_ms,
-            ):
-                line = json.dumps(public_contact(doc), ensure_ascii=False, separators=(",", ":"))
-                yield (line + "\n").encode()
-
-        return StreamingResponse(lines(), media_type=NDJSON, headers={"X-As-Of": format_instant(as_of)})
+        members = service.stream_members(
+            db=db,
+            scope=scope,
+            resolved=resolved,
+            as_of=as_of,
+            after=after,
+            timeout_ms=settings.query_timeout_ms,
+        )
+        return StreamingResponse(
+            ndjson_contacts(members), media_type=NDJSON, headers={"X-As-Of": format_instant(as_of)}
+        )
     page = await service.members_page(
         db=db,
         scope=scope,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from audiences.auth import ReadScope, WriteScope
 from audiences.clock import AppClock, format_instant, truncate_ms
 from audiences.deps import AppSettings, Db
-from audiences.documents import public_contact
+from audiences.documents import NDJSON, ndjson_contacts, public_contact, wants_ndjson
 from audiences.errors import ErrorItem, ValidationFailed
 from audiences.insights.schemas import InsightsResponse
 from audiences.insights.service import compute_insights
@@ -38,7 +36,6 @@ from audiences.segments.schemas import (
 
 router = APIRouter(prefix="/api/crm/audiences", tags=["segments"])
 
-NDJSON = "application/x-ndjson"
 _READ_ONLY = {"id", "createdAt", "updatedAt", "count", "countAsOf", "contactCount"}
 _NDJSON_DOC: dict[int | str, dict[str, Any]] = {
     200: {"content": {NDJSON: {}}, "description": f"A page, or with `Accept: {NDJSON}` every member."}
@@ -66,15 +63,6 @@ def _segment_out(saved: service.SavedSegment) -> SegmentOut:
     if saved.document["type"] == "static":
         out["unknownContactIds"] = saved.unknown_contact_ids
     return SegmentOut.model_validate(out)
-
-
-def _wants_ndjson(request: Request) -> bool:
-    return NDJSON in request.headers.get("accept", "")
-
-
-async def _ndjson(docs: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    async for doc in docs:
-        yield (json.dumps(public_contact(doc), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 def _members_response(page: service.MemberPage) -> MembersPage:
@@ -278,7 +266,7 @@ async def segment_members(
 ) -> MembersPage | StreamingResponse:
     after = decode_string_cursor(cursor)
     as_of = service.parse_as_of(asOf, default=clock.now())
-    if _wants_ndjson(request):
+    if wants_ndjson(request.headers.get("accept")):
         docs = await service.open_members_stream(
             db=db,
             scope=scope,
@@ -288,7 +276,7 @@ async def segment_members(
             as_of=as_of,
             timeout_ms=settings.query_timeout_ms,
         )
-        return StreamingResponse(_ndjson(docs), media_type=NDJSON)
+        return StreamingResponse(ndjson_contacts(docs), media_type=NDJSON)
     page = await service.members_page(
         db=db,
         scope=scope,
@@ -353,7 +341,7 @@ async def snapshot_members(
     fields: Fields = None,
 ) -> MembersPage | StreamingResponse:
     after = decode_string_cursor(cursor)
-    if _wants_ndjson(request):
+    if wants_ndjson(request.headers.get("accept")):
         docs = await service.open_snapshot_stream(
             db=db,
             scope=scope,
@@ -363,7 +351,7 @@ async def snapshot_members(
             now=clock.now(),
             timeout_ms=settings.query_timeout_ms,
         )
-        return StreamingResponse(_ndjson(docs), media_type=NDJSON)
+        return StreamingResponse(ndjson_contacts(docs), media_type=NDJSON)
     page = await service.snapshot_members_page(
         db=db,
         scope=scope,
