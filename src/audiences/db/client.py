@@ -13,6 +13,7 @@ from mongoeco.engines import MemoryEngine, SQLiteEngine
 from audiences.config import Settings
 from audiences.db.collection import Backend, Collection, DriverCollection
 from audiences.db.embedded_speedups import apply_embedded_speedups
+from audiences.store.engine import DuckEngine
 
 log = logging.getLogger("audiences.db")
 SPILL_THRESHOLD = 50_000
@@ -28,6 +29,9 @@ class Database:
         self.description = description
         self._collections: dict[str, Collection] = {}
         self._connected = False
+        # The embedded contact/event store (DuckDB); None on MongoDB, where contacts and
+        # events are collections like the rest.
+        self.duck: DuckEngine | None = None
 
     @property
     def embedded(self) -> bool:
@@ -56,6 +60,8 @@ class Database:
         result = self._client.close()
         if hasattr(result, "__await__"):
             await result
+        if self.duck is not None:
+            self.duck.close()
 
 
 def open_database(settings: Settings) -> Database:
@@ -72,11 +78,15 @@ def open_database(settings: Settings) -> Database:
     if settings.embedded_in_memory:
         engine: Any = MemoryEngine(aggregation_spill_threshold=SPILL_THRESHOLD)
         where = "memory"
+        duck = DuckEngine(None)
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         path = settings.data_dir / f"{settings.database}.sqlite3"
         engine = SQLiteEngine(str(path), aggregation_spill_threshold=SPILL_THRESHOLD)
         where = str(path)
-    log.info("embedded backend", extra={"engine": where})
+        duck = DuckEngine(settings.data_dir / f"{settings.database}.duckdb")
+    log.info("embedded backend", extra={"engine": where, "store": duck.description})
     client = mongoeco.AsyncMongoClient(engine, codec_options=codec)
-    return Database(client, settings.database, "mongoeco", description=f"embedded ({where})")
+    database = Database(client, settings.database, "mongoeco", description=f"embedded ({where})")
+    database.duck = duck
+    return database
