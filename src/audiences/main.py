@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from audiences import __version__, health
 from audiences.ads_export.router import router as ads_export_router
 from audiences.auth import TokenVerifier
+from audiences.bodies import JsonBodyGuard
 from audiences.clock import Clock, SystemClock
 from audiences.collection_indexes.router import router as collection_indexes_router
 from audiences.config import Settings, get_settings
@@ -69,6 +70,10 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.verifier = TokenVerifier(settings)
     install_error_handlers(app)
+    # Inside RequestContextMiddleware, which enforces the byte limit while the guard reads.
+    app.add_middleware(
+        JsonBodyGuard, max_elements=settings.max_json_elements, max_depth=settings.max_json_depth
+    )
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -1,0 +1,136 @@
+"""The JSON body guard (pure ASGI): refuses bodies that are not strict JSON or that would
+cost far more to parse and validate than their size suggests, before FastAPI parses them.
+
+- `NaN`, `Infinity` and `-Infinity` are not JSON (RFC 8259), though Python's parser takes
+  them: 400 `malformed_json`.
+- More values in all than `max_elements` (a 7.9 MB array of a million integers): 413
+  `too_many_elements`. Counted from the bytes first (commas and brackets bound the count
+  from above), so an ordinary body is never parsed twice.
+- Nesting deeper than `max_depth`: 400 `json_too_deep` (Python's parser would raise
+  RecursionError on very deep bodies).
+
+Reading the body here also means a chunked body over the byte limit is refused with 413
+by `RequestContextMiddleware` rather than turned into a parse error by FastAPI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from audiences.errors import AppError, PayloadTooLarge, problem_response
+
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_CONSTANTS = (b"NaN", b"Infinity")
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(name)
+
+
+def _is_json(scope: Scope) -> bool:
+    for key, value in scope["headers"]:
+        if key.lower() == b"content-type":
+            media = bytes(value).split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return True  # FastAPI parses a body without a content type as JSON
+
+
+def _exceeds(value: Any, *, max_elements: int, max_depth: int) -> AppError | None:
+    elements = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        elements += 1
+        if isinstance(node, dict | list):
+            if elements + len(node) > max_elements:
+                return _too_many(max_elements)
+            if depth > max_depth:
+                return _too_deep(max_depth)
+            stack.extend((inner, depth + 1) for inner in (node.values() if isinstance(node, dict) else node))
+    return None
+
+
+def _too_many(limit: int) -> AppError:
+    return PayloadTooLarge(
+        f"The JSON body holds more than {limit:,} values (AUDIENCES_MAX_JSON_ELEMENTS).",
+        code="too_many_elements",
+    )
+
+
+def _too_deep(limit: int) -> AppError:
+    return AppError(f"The JSON body nests deeper than {limit} levels.", code="json_too_deep")
+
+
+def json_body_problem(body: bytes, *, max_elements: int, max_depth: int) -> AppError | None:
+    """Why `body` is refused, or None (also when it is malformed: FastAPI reports that)."""
+    opened = body.count(b"[") + body.count(b"{")
+    # Every value but the first follows a comma or an opening bracket; strings holding
+    # either only raise the bound.
+    bound = body.count(b",") + opened + 1
+    constants = any(c in body for c in _CONSTANTS)
+    if bound <= max_elements and opened <= max_depth and not constants:
+        return None
+    try:
+        value = json.loads(body, parse_constant=_refuse_constant)
+    except _NotJson as exc:
+        return AppError(
+            f"`{exc}` is not a JSON number; send finite numbers only.",
+            code="malformed_json",
+        )
+    except RecursionError:
+        return _too_deep(max_depth)
+    except ValueError:
+        return None
+    return _exceeds(value, max_elements=max_elements, max_depth=max_depth)
+
+
+class JsonBodyGuard:
+    """Reads the whole body of requests that carry JSON, checks it with
+    `json_body_problem`, and replays it to the app. Streamed uploads (paths ending in
+    `/upload`) pass untouched."""
+
+    def __init__(self, app: ASGIApp, *, max_elements: int, max_depth: int) -> None:
+        self.app = app
+        self.max_elements = max_elements
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in _NO_BODY
+            or str(scope.get("path", "")).endswith("/upload")
+            or not _is_json(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, receive, send)
+                return
+            chunks.append(message.get("body", b""))
+            more = bool(message.get("more_body", False))
+        body = b"".join(chunks)
+        problem = json_body_problem(body, max_elements=self.max_elements, max_depth=self.max_depth)
+        if problem is not None:
+            await problem_response(problem)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
