@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from audiences import __version__, health
 from audiences.ads_export.router import router as ads_export_router
+from audiences.api_docs import install_offline_docs
 from audiences.auth import TokenVerifier
 from audiences.bodies import JsonBodyGuard
 from audiences.clock import Clock, SystemClock
@@ -65,6 +66,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
@@ -80,6 +83,7 @@ def create_app(
         max_upload_bytes=settings.max_upload_bytes,
     )
 
+    install_offline_docs(app)
     app.include_router(health.router)
     app.include_router(contacts_router)
     app.include_router(events_router)
