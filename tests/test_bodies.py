@@ -47,6 +47,21 @@ class TestJsonBodyProblem:
         assert problem is not None
         assert problem.code == "json_too_deep"
 
+    def test_a_lone_surrogate_is_refused_with_its_path(self) -> None:
+        problem = json_body_problem(b'{"a":[{"b":"x"},{"\\udc00":1}]}', max_elements=100, max_depth=5)
+        assert problem is not None
+        assert (problem.code, [e.path for e in problem.errors]) == ("invalid_unicode", ["a[1]"])
+        problem = json_body_problem(b'{"a":"\\uD800"}', max_elements=100, max_depth=5)
+        assert problem is not None
+        assert [e.path for e in problem.errors] == ["a"]
+
+    def test_an_escaped_surrogate_pair_is_one_character(self) -> None:
+        assert json_body_problem(b'{"a":"\\ud83d\\ude00"}', max_elements=100, max_depth=5) is None
+
+    def test_batch_routes_check_unicode_per_row(self) -> None:
+        body = b'{"a":"\\ud800"}'
+        assert json_body_problem(body, max_elements=100, max_depth=5, check_unicode=False) is None
+
     def test_malformed_json_is_left_to_the_route(self) -> None:
         assert json_body_problem(b"[" * 10 + b"1,", max_elements=100, max_depth=3) is None
 
@@ -64,6 +79,26 @@ async def small_client(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as c:
             yield c
+
+
+class TestLoneSurrogates:
+    async def test_a_segment_name_with_a_lone_surrogate_is_400(self, client: httpx.AsyncClient) -> None:
+        body = b'{"name":"seg \\ud800","filter":{"datatype":"contact","where":{}}}'
+        r = await client.post(
+            "/api/crm/audiences/segments", content=body, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400, r.text
+        assert [(e["code"], e["path"]) for e in r.json()["errors"]] == [("invalid_unicode", "name")]
+        listed = await client.get("/api/crm/audiences/segments")
+        assert (listed.status_code, listed.json()["items"]) == (200, [])
+
+    async def test_an_escaped_emoji_is_stored(self, client: httpx.AsyncClient) -> None:
+        body = b'{"name":"seg \\ud83d\\ude00","filter":{"datatype":"contact","where":{}}}'
+        r = await client.post(
+            "/api/crm/audiences/segments", content=body, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == "seg \U0001f600"
 
 
 class TestBodyLimits:

@@ -8,6 +8,10 @@ cost far more to parse and validate than their size suggests, before FastAPI par
   from above), so an ordinary body is never parsed twice.
 - Nesting deeper than `max_depth`: 400 `json_too_deep` (Python's parser would raise
   RecursionError on very deep bodies).
+- A lone surrogate (`"\\ud800"`) in any string or key: 400 `invalid_unicode` with its
+  path — it could be stored but never sent back as UTF-8. The batch ingestion routes
+  (paths ending in `:batch`) check their rows one by one instead, to reject only the bad
+  row.
 
 Reading the body here also means a chunked body over the byte limit is refused with 413
 by `RequestContextMiddleware` rather than turned into a parse error by FastAPI.
@@ -20,10 +24,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from audiences.errors import AppError, PayloadTooLarge, problem_response
+from audiences.errors import AppError, ErrorItem, PayloadTooLarge, json_path, problem_response
+from audiences.values import is_valid_unicode
 
 _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _CONSTANTS = (b"NaN", b"Infinity")
+# A surrogate can reach a parsed string only through a `\uD800`-style escape (the bytes
+# themselves must be valid UTF-8); valid pairs decode to one character.
+_SURROGATE_ESCAPES = (b"\\ud", b"\\uD")
 
 
 class _NotJson(ValueError):
@@ -57,6 +65,32 @@ def _exceeds(value: Any, *, max_elements: int, max_depth: int) -> AppError | Non
     return None
 
 
+def _lone_surrogate(value: Any) -> AppError | None:
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            bad = not is_valid_unicode(node)
+        elif isinstance(node, dict):
+            bad = False
+            for key, inner in node.items():
+                if not is_valid_unicode(key):
+                    bad = True
+                    break
+                stack.append((inner, (*path, key)))
+        else:
+            bad = False
+            if isinstance(node, list):
+                stack.extend((inner, (*path, i)) for i, inner in enumerate(node))
+        if bad:
+            where = json_path(path)
+            message = "text must be valid Unicode (a lone surrogate such as \\ud800 is not)"
+            return AppError(
+                message, code="invalid_unicode", errors=[ErrorItem("invalid_unicode", where, message)]
+            )
+    return None
+
+
 def _too_many(limit: int) -> AppError:
     return PayloadTooLarge(
         f"The JSON body holds more than {limit:,} values (AUDIENCES_MAX_JSON_ELEMENTS).",
@@ -68,14 +102,17 @@ def _too_deep(limit: int) -> AppError:
     return AppError(f"The JSON body nests deeper than {limit} levels.", code="json_too_deep")
 
 
-def json_body_problem(body: bytes, *, max_elements: int, max_depth: int) -> AppError | None:
+def json_body_problem(
+    body: bytes, *, max_elements: int, max_depth: int, check_unicode: bool = True
+) -> AppError | None:
     """Why `body` is refused, or None (also when it is malformed: FastAPI reports that)."""
     opened = body.count(b"[") + body.count(b"{")
     # Every value but the first follows a comma or an opening bracket; strings holding
     # either only raise the bound.
     bound = body.count(b",") + opened + 1
     constants = any(c in body for c in _CONSTANTS)
-    if bound <= max_elements and opened <= max_depth and not constants:
+    escapes = check_unicode and any(e in body for e in _SURROGATE_ESCAPES)
+    if bound <= max_elements and opened <= max_depth and not constants and not escapes:
         return None
     try:
         value = json.loads(body, parse_constant=_refuse_constant)
@@ -88,7 +125,10 @@ def json_body_problem(body: bytes, *, max_elements: int, max_depth: int) -> AppE
         return _too_deep(max_depth)
     except ValueError:
         return None
-    return _exceeds(value, max_elements=max_elements, max_depth=max_depth)
+    too_large = _exceeds(value, max_elements=max_elements, max_depth=max_depth)
+    if too_large is not None or not escapes:
+        return too_large
+    return _lone_surrogate(value)
 
 
 class JsonBodyGuard:
@@ -120,7 +160,12 @@ class JsonBodyGuard:
             chunks.append(message.get("body", b""))
             more = bool(message.get("more_body", False))
         body = b"".join(chunks)
-        problem = json_body_problem(body, max_elements=self.max_elements, max_depth=self.max_depth)
+        problem = json_body_problem(
+            body,
+            max_elements=self.max_elements,
+            max_depth=self.max_depth,
+            check_unicode=not str(scope.get("path", "")).endswith(":batch"),
+        )
         if problem is not None:
             await problem_response(problem)(scope, receive, send)
             return
