@@ -4,10 +4,9 @@ cost far more to parse and validate than their size suggests, before FastAPI par
 - `NaN`, `Infinity` and `-Infinity` are not JSON (RFC 8259), though Python's parser takes
   them: 400 `malformed_json`.
 - More values in all than `max_elements` (a 7.9 MB array of a million integers): 413
-  `too_many_elements`. Counted from the bytes first (commas and brackets bound the count
-  from above), so an ordinary body is never parsed twice.
-- Nesting deeper than `max_depth`: 400 `json_too_deep` (Python's parser would raise
-  RecursionError on very deep bodies).
+  `too_many_elements`.
+- Nesting deeper than the parser can follow (RecursionError): 400 `json_too_deep` (when
+  FastAPI's own parse meets it, `errors.install_error_handlers` says the same).
 - A lone surrogate (`"\\ud800"`) in any string or key: 400 `invalid_unicode` with its
   path — it could be stored but never sent back as UTF-8. The batch ingestion routes
   (paths ending in `:batch`) check their rows one by one instead, to reject only the bad
@@ -15,6 +14,11 @@ cost far more to parse and validate than their size suggests, before FastAPI par
 
 Reading the body here also means a chunked body over the byte limit is refused with 413
 by `RequestContextMiddleware` rather than turned into a parse error by FastAPI.
+
+The checks start from the bytes: commas and opening brackets bound the number of values
+from above, and `NaN`, `Infinity` or a `\\uD8..` escape must appear literally. Only a
+body that fails one of these byte checks is parsed here, so an ordinary body is parsed
+once, by FastAPI (a 1.7 MB batch of 10,000 contacts costs a few ms here).
 """
 
 from __future__ import annotations
@@ -50,18 +54,16 @@ def _is_json(scope: Scope) -> bool:
     return True  # FastAPI parses a body without a content type as JSON
 
 
-def _exceeds(value: Any, *, max_elements: int, max_depth: int) -> AppError | None:
+def _exceeds(value: Any, *, max_elements: int) -> AppError | None:
     elements = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    stack: list[Any] = [value]
     while stack:
-        node, depth = stack.pop()
+        node = stack.pop()
         elements += 1
         if isinstance(node, dict | list):
             if elements + len(node) > max_elements:
                 return _too_many(max_elements)
-            if depth > max_depth:
-                return _too_deep(max_depth)
-            stack.extend((inner, depth + 1) for inner in (node.values() if isinstance(node, dict) else node))
+            stack.extend(node.values() if isinstance(node, dict) else node)
     return None
 
 
@@ -98,21 +100,18 @@ def _too_many(limit: int) -> AppError:
     )
 
 
-def _too_deep(limit: int) -> AppError:
-    return AppError(f"The JSON body nests deeper than {limit} levels.", code="json_too_deep")
+def too_deep() -> AppError:
+    return AppError("The JSON body nests deeper than the parser can follow.", code="json_too_deep")
 
 
-def json_body_problem(
-    body: bytes, *, max_elements: int, max_depth: int, check_unicode: bool = True
-) -> AppError | None:
+def json_body_problem(body: bytes, *, max_elements: int, check_unicode: bool = True) -> AppError | None:
     """Why `body` is refused, or None (also when it is malformed: FastAPI reports that)."""
-    opened = body.count(b"[") + body.count(b"{")
     # Every value but the first follows a comma or an opening bracket; strings holding
     # either only raise the bound.
-    bound = body.count(b",") + opened + 1
+    bound = body.count(b",") + body.count(b"[") + body.count(b"{") + 1
     constants = any(c in body for c in _CONSTANTS)
     escapes = check_unicode and any(e in body for e in _SURROGATE_ESCAPES)
-    if bound <= max_elements and opened <= max_depth and not constants and not escapes:
+    if bound <= max_elements and not constants and not escapes:
         return None
     try:
         value = json.loads(body, parse_constant=_refuse_constant)
@@ -122,10 +121,10 @@ def json_body_problem(
             code="malformed_json",
         )
     except RecursionError:
-        return _too_deep(max_depth)
+        return too_deep()
     except ValueError:
         return None
-    too_large = _exceeds(value, max_elements=max_elements, max_depth=max_depth)
+    too_large = _exceeds(value, max_elements=max_elements)
     if too_large is not None or not escapes:
         return too_large
     return _lone_surrogate(value)
@@ -136,10 +135,9 @@ class JsonBodyGuard:
     `json_body_problem`, and replays it to the app. Streamed uploads (paths ending in
     `/upload`) pass untouched."""
 
-    def __init__(self, app: ASGIApp, *, max_elements: int, max_depth: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_elements: int) -> None:
         self.app = app
         self.max_elements = max_elements
-        self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -163,7 +161,6 @@ class JsonBodyGuard:
         problem = json_body_problem(
             body,
             max_elements=self.max_elements,
-            max_depth=self.max_depth,
             check_unicode=not str(scope.get("path", "")).endswith(":batch"),
         )
         if problem is not None:

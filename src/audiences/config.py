@@ -36,9 +36,8 @@ class Settings(BaseSettings):
     max_array_length: int = Field(default=10_000, ge=1)
     max_row_elements: int = Field(default=20_000, ge=1)
     max_value_depth: int = Field(default=8, ge=1, le=64)
-    # Any JSON request body: values in all (counted before parsing) and nesting depth.
+    # Any JSON request body: values in all (bounded from the bytes before parsing).
     max_json_elements: int = Field(default=1_000_000, ge=1_000)
-    max_json_depth: int = Field(default=64, ge=8, le=512)
     log_level: str = "INFO"
 
     default_project_key: str = "default"

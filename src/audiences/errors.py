@@ -225,6 +225,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
+        # FastAPI turns any failure to parse a JSON body into 400 "error parsing the body".
+        if isinstance(exc.__cause__, RecursionError):
+            return problem_response(
+                AppError("The JSON body nests deeper than the parser can follow.", code="json_too_deep")
+            )
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            return problem_response(AppError("The request body is not UTF-8 JSON.", code="malformed_json"))
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             status, phrase.lower().replace(" ", "_").replace("-", "_")

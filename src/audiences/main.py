@@ -74,9 +74,7 @@ def create_app(
     app.state.verifier = TokenVerifier(settings)
     install_error_handlers(app)
     # Inside RequestContextMiddleware, which enforces the byte limit while the guard reads.
-    app.add_middleware(
-        JsonBodyGuard, max_elements=settings.max_json_elements, max_depth=settings.max_json_depth
-    )
+    app.add_middleware(JsonBodyGuard, max_elements=settings.max_json_elements)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
