@@ -109,6 +109,43 @@ class TestOrgHeader:
         _assert_problem(r, 404, "contact_not_found")
 
 
+class TestOrgIdAlphabet:
+    """Issue 13, finding 6: storage keys are `<orgId>:<id>`, so org `a:b` with contact `c`
+    and org `a` with contact `b:c` would share `a:b:c`. Org ids are refused outside
+    `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}` before anything is read or written."""
+
+    async def test_an_org_id_with_a_colon_cannot_reach_another_orgs_keys(
+        self, raw_client: httpx.AsyncClient
+    ) -> None:
+        t = jwt.encode(_claims(orgs=["a", "a:b"]), SECRET, algorithm="HS256")
+        as_a = {"Authorization": f"Bearer {t}", "orgid": "a"}
+        as_ab = {"Authorization": f"Bearer {t}", "orgid": "a:b"}
+        stored = await raw_client.post(
+            "/api/crm/contacts:batch", json={"contacts": [{"id": "b:c"}]}, headers=as_a
+        )
+        assert stored.json()["accepted"] == 1
+        _assert_problem(await raw_client.get("/api/crm/contacts/c", headers=as_ab), 400, "invalid_orgid")
+        r = await raw_client.post(
+            "/api/crm/contacts:batch", json={"contacts": [{"id": "c", "owner": "a:b"}]}, headers=as_ab
+        )
+        _assert_problem(r, 400, "invalid_orgid")
+        assert "owner" not in (await raw_client.get("/api/crm/contacts/b:c", headers=as_a)).json()
+
+    @pytest.mark.parametrize("org", ["a:b", "-lead", ".x", "x" * 65, "sp ace", "ünï", "a/b"])
+    async def test_org_ids_outside_the_alphabet_are_400(
+        self, raw_client: httpx.AsyncClient, org: str
+    ) -> None:
+        t = jwt.encode(_claims(orgs=[org]), SECRET, algorithm="HS256")
+        headers = {"Authorization": f"Bearer {t}", "orgid": org.encode()}
+        _assert_problem(await raw_client.get(PROTECTED, headers=headers), 400, "invalid_orgid")
+
+    @pytest.mark.parametrize("org", ["acme", "Org_1", "eu.acme-2", "9", "x" * 64])
+    async def test_org_ids_inside_the_alphabet_pass(self, raw_client: httpx.AsyncClient, org: str) -> None:
+        t = jwt.encode(_claims(orgs=[org]), SECRET, algorithm="HS256")
+        r = await raw_client.get(PROTECTED, headers={"Authorization": f"Bearer {t}", "orgid": org})
+        _assert_problem(r, 404, "contact_not_found")
+
+
 class TestOpenRoutes:
     @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/docs"])
     async def test_needs_no_token(self, raw_client: httpx.AsyncClient, path: str) -> None:

@@ -38,6 +38,9 @@ class TestToken:
         assert runner.invoke(app, ["token", "--org", "a", "--scope", "root"]).exit_code != 0
         assert runner.invoke(app, ["token", "--org", "a", "--ttl", "forever"]).exit_code != 0
 
+    def test_rejects_org_ids_outside_the_alphabet(self, env: Path) -> None:
+        assert runner.invoke(app, ["token", "--org", "a:b"]).exit_code != 0
+
 
 class TestDemo:
     def test_loads_contacts_and_events_and_prints_a_curl(self, env: Path) -> None:

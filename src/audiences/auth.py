@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 
 from audiences.config import Settings
 from audiences.errors import AppError, Forbidden, Unauthorized
-from audiences.tenancy import Principal, TenantScope, issue_scope
+from audiences.tenancy import ORG_ID_PATTERN, Principal, TenantScope, is_valid_org_id, issue_scope
 
 SCOPES = ("audiences:read", "audiences:write", "data:write", "admin")
 DEFAULT_SCOPES = " ".join(SCOPES)
@@ -106,6 +106,12 @@ async def tenant_scope(
 ) -> TenantScope:
     if not orgid or not orgid.strip():
         raise AppError("Send the `orgid` header naming the org to act for.", code="orgid_required")
+    if not is_valid_org_id(orgid):
+        raise AppError(
+            f"Org ids are 1-64 letters, digits, `_`, `.` or `-`, starting with a letter or digit "
+            f"({ORG_ID_PATTERN.pattern}).",
+            code="invalid_orgid",
+        )
     if orgid not in principal.orgs:
         raise Forbidden("The token does not grant access to this org.", code="org_forbidden")
     return issue_scope(orgid, principal)

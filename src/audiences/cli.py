@@ -18,6 +18,7 @@ from audiences.auth import SCOPES, mint_token
 from audiences.config import get_settings
 from audiences.db import open_database
 from audiences.db.indexes import ensure_indexes
+from audiences.tenancy import ORG_ID_PATTERN, is_valid_org_id
 
 app = typer.Typer(
     help="Audiences: saved audience definitions answered live from MongoDB.", no_args_is_help=True
@@ -64,6 +65,11 @@ def token(
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise typer.BadParameter(f"unknown scope(s): {', '.join(unknown)}", param_hint="--scope")
+    invalid = [o for o in org if not is_valid_org_id(o)]
+    if invalid:
+        raise typer.BadParameter(
+            f"org ids match {ORG_ID_PATTERN.pattern}; not {', '.join(invalid)}", param_hint="--org"
+        )
     typer.echo(mint_token(get_settings(), orgs=org, scopes=scopes or None, ttl=_parse_ttl(ttl), subject=sub))
 
 

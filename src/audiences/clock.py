@@ -38,10 +38,25 @@ def get_clock(request: Request) -> Clock:
 AppClock = Annotated[Clock, Depends(get_clock)]
 
 
+# Instants are read as UTC within the proleptic calendar Python and BSON share.
+EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC)
+# Evaluation instants (`asOf`, cursors) are shifted by `$now` durations (at most 1,000
+# years) and look-back windows (at most ten years); keeping them 1,100 years inside the
+# calendar means no shift can leave it.
+EVALUATION_EARLIEST = dt.datetime(1100, 1, 1, tzinfo=dt.UTC)
+EVALUATION_LATEST = dt.datetime(8900, 1, 1, tzinfo=dt.UTC)
+
+
+class InstantOutOfRange(ValueError):
+    """A well-formed instant outside the range the service can compute with."""
+
+
 def parse_instant(value: str) -> dt.datetime:
     """Parse an ISO-8601 date or date-time; naive values are UTC; date-only is midnight UTC.
 
-    Raises ValueError for anything else.
+    Raises ValueError for anything else, `InstantOutOfRange` (a ValueError) when the
+    offset moves the instant out of years 1..9999 (`0001-01-01T00:00:00+01:00`).
     """
     text = value.strip()
     if not text or len(text) > 64:
@@ -52,7 +67,22 @@ def parse_instant(value: str) -> dt.datetime:
     parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise InstantOutOfRange(f"{text!r} is outside years 1..9999 in UTC") from None
+
+
+def parse_evaluation_instant(value: str) -> dt.datetime:
+    """`parse_instant` for an instant queries are evaluated at (`asOf`): it must lie in
+    [EVALUATION_EARLIEST, EVALUATION_LATEST) so durations and windows stay in range."""
+    instant = parse_instant(value)
+    if not EVALUATION_EARLIEST <= instant < EVALUATION_LATEST:
+        raise InstantOutOfRange(
+            f"{value.strip()!r} is outside the instants queries can be evaluated at "
+            f"({EVALUATION_EARLIEST.year}..{EVALUATION_LATEST.year - 1})"
+        )
+    return instant
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:

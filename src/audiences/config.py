@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # CSV uploads are streamed to the database in chunks, so they may be far larger.
     max_upload_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
+    # Free-form values (contact fields, event properties): per string, per array, per
+    # row (every nested value counts) and nesting depth. A row over a limit is rejected.
+    max_string_length: int = Field(default=65_536, ge=1)
+    max_array_length: int = Field(default=10_000, ge=1)
+    max_row_elements: int = Field(default=20_000, ge=1)
+    max_value_depth: int = Field(default=8, ge=1, le=64)
+    # Any JSON request body: values in all (bounded from the bytes before parsing).
+    max_json_elements: int = Field(default=1_000_000, ge=1_000)
     log_level: str = "INFO"
 
     default_project_key: str = "default"

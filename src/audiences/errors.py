@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -149,6 +150,19 @@ class ServiceUnavailable(AppError):
     title = "Service unavailable"
 
 
+class DatabaseUnavailable(AppError):
+    """The database cannot be reached (connection lost, no server selectable)."""
+
+    status = 503
+    code = "database_unavailable"
+    title = "Database unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database cannot be reached right now; retry shortly.", headers={"Retry-After": "5"}
+        )
+
+
 def json_path(parts: Iterable[str | int]) -> str:
     """Render path parts as `a.b[2].c` (the form every `errors[].path` uses)."""
     out = ""
@@ -211,6 +225,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
+        # FastAPI turns any failure to parse a JSON body into 400 "error parsing the body".
+        if isinstance(exc.__cause__, RecursionError):
+            return problem_response(
+                AppError("The JSON body nests deeper than the parser can follow.", code="json_too_deep")
+            )
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            return problem_response(AppError("The request body is not UTF-8 JSON.", code="malformed_json"))
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             status, phrase.lower().replace(" ", "_").replace("-", "_")
@@ -219,6 +240,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             AppError(detail, code=code, status=status, title=phrase, headers=dict(exc.headers or {}))
         )
+
+    async def on_connection_lost(_: Request, exc: Exception) -> JSONResponse:
+        # An outage, not a bug: one warning line, no traceback.
+        log.warning("database unavailable", extra={"error": type(exc).__name__, "detail": str(exc)[:300]})
+        return problem_response(DatabaseUnavailable())
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
@@ -234,4 +260,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    # ServerSelectionTimeoutError, AutoReconnect and NetworkTimeout are ConnectionFailures.
+    app.add_exception_handler(ConnectionFailure, on_connection_lost)
     app.add_exception_handler(Exception, on_unexpected)

@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from audiences import __version__, health
 from audiences.ads_export.router import router as ads_export_router
+from audiences.api_docs import install_offline_docs
 from audiences.auth import TokenVerifier
+from audiences.bodies import JsonBodyGuard
 from audiences.clock import Clock, SystemClock
 from audiences.collection_indexes.router import router as collection_indexes_router
 from audiences.config import Settings, get_settings
@@ -64,17 +66,22 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.verifier = TokenVerifier(settings)
     install_error_handlers(app)
+    # Inside RequestContextMiddleware, which enforces the byte limit while the guard reads.
+    app.add_middleware(JsonBodyGuard, max_elements=settings.max_json_elements)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
 
+    install_offline_docs(app)
     app.include_router(health.router)
     app.include_router(contacts_router)
     app.include_router(events_router)

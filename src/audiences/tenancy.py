@@ -7,10 +7,18 @@ calls after the JWT and the `orgid` header have been checked. Repositories take 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 _ISSUER = object()
+# Storage keys join org and id as `<orgId>:<id>`; an org id without `:` (nor anything
+# else outside this alphabet) keeps those keys from colliding across orgs.
+ORG_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def is_valid_org_id(value: str) -> bool:
+    return ORG_ID_PATTERN.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

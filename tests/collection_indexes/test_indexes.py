@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from audiences.collection_indexes import service
 from audiences.db import Database
 
 URL = "/api/collection/index"
@@ -116,3 +117,47 @@ class TestListIndexes:
     async def test_an_unknown_collection_is_400(self, client: httpx.AsyncClient) -> None:
         r = await client.get(URL, params={"collection": "users"})
         assert (r.status_code, r.json()["code"]) == (400, "unknown_collection")
+
+
+class TestPerOrgLimits:
+    """Issue 13, finding 5: one org's indexes neither use up nor reveal another's."""
+
+    async def test_an_index_another_org_asked_for_answers_like_a_new_one(
+        self, client: httpx.AsyncClient, other_client: httpx.AsyncClient
+    ) -> None:
+        fresh = await client.post(URL, json={"collection": "contacts", "fields": ["plan"]})
+        theirs_first = await other_client.post(URL, json={"collection": "contacts", "fields": ["secret"]})
+        mine_after = await client.post(URL, json={"collection": "contacts", "fields": ["secret"]})
+        assert (fresh.status_code, mine_after.status_code) == (201, 201)
+        assert theirs_first.status_code == 201
+        assert {k: v for k, v in fresh.json().items() if k not in ("name", "keys")} == {
+            k: v for k, v in mine_after.json().items() if k not in ("name", "keys")
+        }
+        again = await client.post(URL, json={"collection": "contacts", "fields": ["secret"]})
+        assert (again.status_code, again.json()["created"]) == (200, False)
+
+    async def test_the_request_cap_counts_this_orgs_requests_only(
+        self, client: httpx.AsyncClient, other_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(service, "MAX_REQUESTED_PER_ORG", 2)
+        for field in ("a", "b"):
+            assert (
+                await other_client.post(URL, json={"collection": "contacts", "fields": [field]})
+            ).status_code == 201
+        full = await other_client.post(URL, json={"collection": "contacts", "fields": ["c"]})
+        assert (full.status_code, full.json()["code"]) == (409, "too_many_indexes")
+        # The same two fields and a third are still open to this org.
+        for field in ("a", "b"):
+            assert (
+                await client.post(URL, json={"collection": "contacts", "fields": [field]})
+            ).status_code == 201
+        mine_full = await client.post(URL, json={"collection": "contacts", "fields": ["c"]})
+        assert (mine_full.status_code, mine_full.json()["code"]) == (409, "too_many_indexes")
+
+    async def test_a_full_shared_collection_is_an_operator_matter(
+        self, client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        present = len(await db.collection("contacts").list_indexes())
+        monkeypatch.setattr(service, "MAX_INDEXES_PER_COLLECTION", present)
+        r = await client.post(URL, json={"collection": "contacts", "fields": ["z"]})
+        assert (r.status_code, r.json()["code"]) == (503, "index_capacity_reached")

@@ -238,3 +238,16 @@ class TestCohortChecks:
         predicate = _parsed(in_cohort("c12"))
         errors = cohort_problems(predicate, await load_cohorts(predicate, _Store(cohorts)))
         assert [e.code for e in errors] == ["predicate_too_large"]
+
+
+class TestHostileValues:
+    """Issue 13: lone surrogates cannot be compared with stored text; they are refused."""
+
+    def test_a_lone_surrogate_value_is_refused(self) -> None:
+        assert problems(attribute(value="\ud800")) == [("invalid_value", "predicate.value")]
+
+    def test_a_lone_surrogate_event_name_is_refused(self) -> None:
+        assert problems(event(eventName="seen\udc00")) == [("invalid_event_name", "predicate.eventName")]
+
+    def test_a_lone_surrogate_field_path_is_refused(self) -> None:
+        assert problems(attribute(fieldPath="plan.\ud800")) == [("invalid_field_path", "predicate.fieldPath")]

@@ -274,3 +274,20 @@ class TestParseFilter:
             ("unsupported_datatype", "filter.datatype"),
             ("operator_not_allowed", "filter.where.$where"),
         ]
+
+
+class TestHostileLiterals:
+    """Issue 13: literals that could not be stored or encoded are refused with a path."""
+
+    @pytest.mark.parametrize(
+        ("where", "path"),
+        [
+            ({"nick": "\ud800"}, "filter.where.nick"),
+            ({"nick": {"$in": ["ok", "\udfff"]}}, "filter.where.nick.$in[1]"),
+            ({"n\ud800": 1}, "filter.where.n\ud800"),
+            ({"n": float("inf")}, "filter.where.n"),
+            ({"n": 2**63}, "filter.where.n"),
+        ],
+    )
+    def test_unstorable_literals_are_refused(self, where: Any, path: str) -> None:
+        assert [p for _, p in problems(where)] == [path]

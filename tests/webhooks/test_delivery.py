@@ -123,6 +123,26 @@ class TestDeliverDue:
         assert again.attempted == 0
         assert len(receiver.requests) == 1
 
+    async def test_one_orgs_backlog_does_not_hold_back_another_org(
+        self,
+        store: Database,
+        acme: TenantScope,
+        globex: TenantScope,
+        receiver: Receiver,
+        sender: httpx.AsyncClient,
+    ) -> None:
+        await register(store, acme, receiver)
+        await register(store, globex, receiver)
+        for n in range(6):
+            await enter(store, acme, subject=f"a{n}", at=AS_OF - dt.timedelta(hours=1, minutes=n))
+        await enter(store, globex, subject="g1")
+        run = await deliver(store, sender, AS_OF, limit=2)
+        assert run.attempted == 2
+        assert sorted(json.loads(r.body)["subjectId"][0] for r in receiver.requests) == ["a", "g"]
+        # Slots nobody else wants go to the org with the backlog.
+        rest = await deliver(store, sender, AS_OF, limit=10)
+        assert (rest.attempted, rest.delivered) == (5, 5)
+
     async def test_each_change_goes_to_every_matching_webhook(
         self, store: Database, acme: TenantScope, sender: httpx.AsyncClient
     ) -> None:

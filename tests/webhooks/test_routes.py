@@ -299,3 +299,12 @@ class TestWebhookLimit:
         await register(client)
         r = await client.post("/api/webhooks", json=HOOK)
         assert (r.status_code, r.json()["code"]) == (409, "webhook_limit_reached")
+
+    async def test_the_limit_counts_each_orgs_webhooks_only(
+        self, client: httpx.AsyncClient, other_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(service, "MAX_WEBHOOKS_PER_ORG", 2)
+        await register(client)
+        await register(client)
+        r = await other_client.post("/api/webhooks", json=HOOK)
+        assert r.status_code == 201, r.text

@@ -15,6 +15,15 @@ class TooManyIndexes(Conflict):
     title = "Too many indexes"
 
 
+class IndexCapacityReached(AppError):
+    """The shared collection holds as many indexes as MongoDB allows: an operator matter,
+    reported the same way to every org."""
+
+    status = 503
+    code = "index_capacity_reached"
+    title = "Index capacity reached"
+
+
 class IndexBuildFailed(AppError):
     status = 409
     code = "index_build_failed"

@@ -50,5 +50,9 @@ class IndexRequestRepository:
     async def list(self, scope: TenantScope) -> list[dict[str, Any]]:
         return await self._col.find_list(scope.filter(), sort=[("collection", 1), ("name", 1)])
 
+    async def has(self, scope: TenantScope, *, collection: str, name: str) -> bool:
+        found = await self._col.find_one(scope.filter({"collection": collection, "name": name}))
+        return found is not None
+
     async def count(self, scope: TenantScope) -> int:
         return await self._col.count(scope.filter())

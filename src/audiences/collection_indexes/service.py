@@ -3,7 +3,9 @@
 Indexes are per collection, not per org: one org's index serves every org. Each one
 starts with `orgId`, so it serves one org's queries without reading another's entries.
 An org sees the indexes the service itself needs (`builtin`) and those it requested; the
-request is recorded per org, so another org's requests stay invisible to it.
+request is recorded per org, so another org's requests stay invisible to it: asking for
+an index another org already asked for answers exactly like asking for a new one, and the
+cap (`MAX_REQUESTED_PER_ORG`) counts this org's requests only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from audiences.collection_indexes.errors import IndexBuildFailed, IndexConflict, TooManyIndexes
+from audiences.collection_indexes.errors import (
+    IndexBuildFailed,
+    IndexCapacityReached,
+    IndexConflict,
+    TooManyIndexes,
+)
 from audiences.collection_indexes.repository import IndexRequestRepository
 from audiences.contacts.repository import CONTACTS
 from audiences.db import Database, IndexSpec, OperationFailure
@@ -164,15 +171,23 @@ async def create_index(
                 f"An index on these keys already exists with unique={bool(same.get('unique'))}.",
             )
         name = str(same["name"])
-        source = "builtin" if name in _builtin_names(collection) else "requested"
-        if source == "requested":
-            await requests.record(scope, collection=collection, name=name, keys=keys, unique=unique, now=now)
-        return IndexInfo(collection, name, keys, unique, source, "ready", created=False)
+        if name in _builtin_names(collection):
+            return IndexInfo(collection, name, keys, unique, "builtin", "ready", created=False)
+    else:
+        name = _default_name(keys)
+    if await requests.has(scope, collection=collection, name=name):
+        return IndexInfo(collection, name, keys, unique, "requested", "ready", created=False)
     if await requests.count(scope) >= MAX_REQUESTED_PER_ORG:
         raise TooManyIndexes(f"This org has requested {MAX_REQUESTED_PER_ORG} indexes, the most allowed.")
+    if same is not None:
+        # Another org asked for it first: from this org's side it is created now.
+        await requests.record(scope, collection=collection, name=name, keys=keys, unique=unique, now=now)
+        return IndexInfo(collection, name, keys, unique, "requested", "ready", created=True)
     if len(existing) >= MAX_INDEXES_PER_COLLECTION:
-        raise TooManyIndexes(f"`{collection}` has {len(existing)} indexes, the most MongoDB allows.")
-    name = _default_name(keys)
+        raise IndexCapacityReached(
+            f"`{collection}` holds {MAX_INDEXES_PER_COLLECTION} indexes, the most MongoDB allows; an "
+            "operator must drop unused ones."
+        )
     try:
         await target.create_index(IndexSpec(keys, name=name, unique=unique))
     except OperationFailure as exc:

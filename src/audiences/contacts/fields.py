@@ -1,16 +1,16 @@
 """Typing of well-known contact fields: what a stored contact looks like.
 
-Free-form fields are kept as given. Well-known ones are checked and normalised so that
-filters and ad exports can rely on them: e-mail lower-cased, phone in E.164, country as
-ISO 3166-1 alpha-2, tags a list of strings, and every `*At` / `*Date` field (plus
-`birthDate`) a real date.
+Free-form fields are kept as given once `values.check_value` has accepted them (finite
+numbers, 64-bit integers, valid Unicode, within the `AUDIENCES_MAX_*` limits). Well-known
+ones are checked and normalised so that filters and ad exports can rely on them: e-mail
+lower-cased, phone in E.164, country as ISO 3166-1 alpha-2, tags a list of strings, and
+every `*At` / `*Date` field (plus `birthDate`) a real date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -18,16 +18,11 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 from audiences.clock import parse_instant
+from audiences.values import DEFAULT_LIMITS, ValueLimits, ValueProblem, check_value
 
 RESERVED = frozenset({"_id", "orgId"})
-MAX_DEPTH = 8
-
-
-@dataclass(frozen=True, slots=True)
-class FieldProblem(Exception):
-    code: str
-    path: str
-    message: str
+# A refused field is a refused value: one exception type, one shape of row reject.
+FieldProblem = ValueProblem
 
 
 def is_date_field(name: str) -> bool:
@@ -110,9 +105,9 @@ _TYPED: dict[str, tuple[str, Callable[[object], Any]]] = {
 }
 
 
-def _check_names(value: object, path: str, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise FieldProblem("too_deep", path, f"nesting deeper than {MAX_DEPTH} levels")
+def _check_names(value: object, path: str, depth: int, max_depth: int) -> None:
+    if depth > max_depth:
+        raise FieldProblem("too_deep", path, f"nesting deeper than {max_depth} levels")
     if isinstance(value, dict):
         for key, inner in value.items():
             if not key or key.startswith("$") or "." in key or "\x00" in key:
@@ -121,20 +116,23 @@ def _check_names(value: object, path: str, depth: int) -> None:
                     f"{path}.{key}",
                     "field names may not be empty, start with $, or contain . or NUL",
                 )
-            _check_names(inner, f"{path}.{key}", depth + 1)
+            _check_names(inner, f"{path}.{key}", depth + 1, max_depth)
     elif isinstance(value, list):
         for i, inner in enumerate(value):
-            _check_names(inner, f"{path}[{i}]", depth + 1)
+            _check_names(inner, f"{path}[{i}]", depth + 1, max_depth)
 
 
-def normalise_contact_fields(fields: dict[str, Any], *, path: str = "") -> dict[str, Any]:
+def normalise_contact_fields(
+    fields: dict[str, Any], *, path: str = "", limits: ValueLimits = DEFAULT_LIMITS
+) -> dict[str, Any]:
     """Return the fields typed for storage, or raise `FieldProblem` for the first bad one."""
+    check_value(fields, path=path, limits=limits)
     out: dict[str, Any] = {}
     for name, value in fields.items():
         where = f"{path}.{name}" if path else name
         if name in RESERVED:
             raise FieldProblem("reserved_field", where, f"`{name}` is set by the service")
-        _check_names({name: value}, path or "", 0)
+        _check_names({name: value}, path or "", 0, limits.max_depth)
         if value is None:
             out[name] = None
             continue

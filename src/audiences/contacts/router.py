@@ -11,6 +11,7 @@ from audiences.contacts import service
 from audiences.contacts.schemas import BatchResult, ContactBatch
 from audiences.deps import AppSettings, Db
 from audiences.documents import public_contact
+from audiences.values import ValueLimits
 
 router = APIRouter(prefix="/api/crm/contacts", tags=["contacts"])
 
@@ -20,7 +21,11 @@ async def upsert_contacts(
     body: ContactBatch, db: Db, scope: DataWriteScope, settings: AppSettings
 ) -> BatchResult:
     report = await service.upsert_contacts(
-        db=db, scope=scope, rows=body.contacts, max_batch=settings.max_batch
+        db=db,
+        scope=scope,
+        rows=body.contacts,
+        max_batch=settings.max_batch,
+        limits=ValueLimits.from_settings(settings),
     )
     return BatchResult.model_validate(
         {"accepted": report.accepted, "rejected": report.rejected, "ids": report.ids}

@@ -14,6 +14,7 @@ from audiences.errors import PayloadTooLarge
 from audiences.events.repository import EventRepository
 from audiences.ingest_hooks import notify_contacts_changed
 from audiences.tenancy import TenantScope
+from audiences.values import DEFAULT_LIMITS, ValueLimits, id_problem
 
 MAX_ID_LENGTH = 256
 
@@ -39,7 +40,12 @@ def _reject(report: IngestReport, index: int, code: str, message: str, path: str
 
 
 async def upsert_contacts(
-    *, db: Database, scope: TenantScope, rows: Sequence[Any], max_batch: int
+    *,
+    db: Database,
+    scope: TenantScope,
+    rows: Sequence[Any],
+    max_batch: int,
+    limits: ValueLimits = DEFAULT_LIMITS,
 ) -> IngestReport:
     check_batch_size(rows, limit=max_batch, what="contacts")
     report = IngestReport()
@@ -57,8 +63,12 @@ async def upsert_contacts(
         if contact_id is not None and not (0 < len(contact_id) <= MAX_ID_LENGTH):
             _reject(report, index, "invalid_id", f"id must be 1..{MAX_ID_LENGTH} characters", "id")
             continue
+        bad_id = id_problem(contact_id) if contact_id is not None else None
+        if bad_id is not None:
+            _reject(report, index, "invalid_id", bad_id, "id")
+            continue
         try:
-            clean = normalise_contact_fields(fields)
+            clean = normalise_contact_fields(fields, limits=limits)
         except FieldProblem as problem:
             _reject(report, index, problem.code, problem.message, problem.path)
             continue

@@ -15,6 +15,7 @@ from audiences.db import Database
 from audiences.events.repository import EventRepository
 from audiences.ingest_hooks import notify_events_ingested
 from audiences.tenancy import TenantScope
+from audiences.values import DEFAULT_LIMITS, ValueLimits, id_problem
 
 DUPLICATE_KEY = 11000
 MAX_NAME = 256
@@ -37,10 +38,15 @@ def _string_field(row: dict[str, Any], key: str, *, required: bool) -> str | Non
             key,
             f"`{key}` must be a non-empty string of at most {MAX_NAME} characters",
         )
+    problem = id_problem(value)
+    if problem is not None:
+        raise FieldProblem(f"invalid_{key.lower()}", key, f"`{key}`: {problem}")
     return value.strip()
 
 
-def _event_document(scope: TenantScope, row: dict[str, Any], received_at: dt.datetime) -> dict[str, Any]:
+def _event_document(
+    scope: TenantScope, row: dict[str, Any], received_at: dt.datetime, limits: ValueLimits
+) -> dict[str, Any]:
     unknown = sorted(set(row) - ALLOWED_KEYS)
     if unknown:
         raise FieldProblem(
@@ -63,7 +69,7 @@ def _event_document(scope: TenantScope, row: dict[str, Any], received_at: dt.dat
     if not isinstance(properties, dict):
         raise FieldProblem("invalid_properties", "properties", "properties must be an object")
     # Properties follow the contact rules for names and `*At` dates.
-    props = normalise_contact_fields(properties, path="properties") if properties else {}
+    props = normalise_contact_fields(properties, path="properties", limits=limits) if properties else {}
     return {
         "_id": f"{scope.org_id}:{event_id}" if event_id else str(ObjectId()),
         "eventId": event_id,
@@ -75,7 +81,13 @@ def _event_document(scope: TenantScope, row: dict[str, Any], received_at: dt.dat
 
 
 async def ingest_events(
-    *, db: Database, scope: TenantScope, rows: Sequence[Any], max_batch: int, now: dt.datetime
+    *,
+    db: Database,
+    scope: TenantScope,
+    rows: Sequence[Any],
+    max_batch: int,
+    now: dt.datetime,
+    limits: ValueLimits = DEFAULT_LIMITS,
 ) -> IngestReport:
     check_batch_size(rows, limit=max_batch, what="events")
     report = IngestReport()
@@ -94,7 +106,7 @@ async def ingest_events(
             )
             continue
         try:
-            doc = _event_document(scope, row, now)
+            doc = _event_document(scope, row, now, limits)
         except FieldProblem as problem:
             report.rejected.append(
                 {"index": index, "code": problem.code, "message": problem.message, "path": problem.path}

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from audiences.auth import ReadScope
-from audiences.clock import AppClock, Clock, parse_instant
+from audiences.clock import AppClock, Clock, parse_evaluation_instant
 from audiences.deps import AppSettings, Db
 from audiences.insights import service
 from audiences.insights.errors import InvalidAsOf
@@ -39,7 +39,7 @@ def _instant(as_of: str | None, clock: Clock) -> dt.datetime:
     if as_of is None:
         return service.reference_instant(clock.now())
     try:
-        return service.reference_instant(parse_instant(as_of))
+        return service.reference_instant(parse_evaluation_instant(as_of))
     except ValueError as exc:
         raise InvalidAsOf(as_of) from exc
 

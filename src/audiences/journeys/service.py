@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from audiences.clock import Clock, as_utc, format_instant, parse_instant, truncate_ms
+from audiences.clock import Clock, as_utc, format_instant, parse_evaluation_instant, truncate_ms
 from audiences.config import Settings
 from audiences.db import Database, DuplicateKeyError
 from audiences.errors import AppError, Conflict, ErrorItem, ValidationFailed
@@ -151,10 +151,10 @@ def resolve_as_of(text: str | None, clock: Clock, *, path: str = "asOf") -> dt.d
     if text is None:
         return truncate_ms(as_utc(clock.now()))
     try:
-        return truncate_ms(parse_instant(text))
-    except ValueError:
+        return truncate_ms(parse_evaluation_instant(text))
+    except ValueError as exc:
         raise ValidationFailed(
-            [ErrorItem("invalid_as_of", path, f"asOf is not an ISO-8601 instant: {text!r}")]
+            [ErrorItem("invalid_as_of", path, f"asOf is not a usable ISO-8601 instant: {exc}")]
         ) from None
 
 
@@ -505,7 +505,7 @@ def decode_members_cursor(cursor: str) -> tuple[str, dt.datetime]:
     """`(after, asOf)`: a cursor pins the instant of the first page, so pages agree."""
     value = decode_cursor(cursor)
     try:
-        return str(value["after"]), parse_instant(str(value["asOf"]))
+        return str(value["after"]), parse_evaluation_instant(str(value["asOf"]))
     except (ValueError, KeyError, TypeError):
         raise InvalidCursor("The cursor is not one this API returned.") from None
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from audiences.auth import AdminScope, ReadScope
-from audiences.clock import AppClock, parse_instant
+from audiences.clock import AppClock, parse_evaluation_instant, parse_instant
 from audiences.config import Settings
 from audiences.db import Database
 from audiences.deps import AppSettings, Db
@@ -46,10 +46,10 @@ def _as_of(value: str | None, clock: AppClock) -> dt.datetime:
     if value is None:
         return clock.now()
     try:
-        return parse_instant(value)
+        return parse_evaluation_instant(value)
     except ValueError as exc:
         raise ValidationFailed(
-            [ErrorItem("invalid_instant", "asOf", "`asOf` must be an ISO-8601 date or date-time")]
+            [ErrorItem("invalid_instant", "asOf", f"`asOf` must be an ISO-8601 date or date-time: {exc}")]
         ) from exc
 
 
@@ -68,7 +68,7 @@ async def _changes(
         since_at = parse_instant(since) if since is not None else None
     except ValueError as exc:
         raise ValidationFailed(
-            [ErrorItem("invalid_instant", "since", "`since` must be an ISO-8601 date or date-time")]
+            [ErrorItem("invalid_instant", "since", f"`since` must be an ISO-8601 date or date-time: {exc}")]
         ) from exc
     timeout_ms = settings.query_timeout_ms
     await ensure_audience_exists(

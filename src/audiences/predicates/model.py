@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from audiences.predicates.operators import OPERATORS, Operand, OperandError, OperatorName
+from audiences.values import is_valid_unicode
 
 MAX_DEPTH = 20
 MAX_NODES = 200
@@ -74,6 +75,8 @@ def _event_name(value: str) -> str:
         raise PydanticCustomError("event_name_required", "eventName must be a non-empty string")
     if len(value) > MAX_NAME:
         raise PydanticCustomError("invalid_event_name", f"eventName is longer than {MAX_NAME} characters")
+    if not is_valid_unicode(value):
+        raise PydanticCustomError("invalid_event_name", "eventName must be valid Unicode")
     return value
 
 
@@ -122,7 +125,9 @@ class Attribute(_Strict):
         if not value.strip():
             raise PydanticCustomError("field_path_required", "fieldPath must be a non-empty string")
         parts = value.split(".")
-        if len(value) > MAX_NAME or any(not p or p.startswith("$") or "\x00" in p for p in parts):
+        if len(value) > MAX_NAME or any(
+            not p or p.startswith("$") or "\x00" in p or not is_valid_unicode(p) for p in parts
+        ):
             raise PydanticCustomError(
                 "invalid_field_path",
                 "fieldPath must be dot-separated field names, none empty or starting with $",

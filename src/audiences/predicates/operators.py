@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from audiences.clock import as_utc, parse_instant, truncate_ms
+from audiences.values import is_valid_unicode, problem_message
 
 OperatorName = Literal["equals", "not_equals", "exists", "not_exists", "greater_than", "less_than", "in"]
 Scalar = str | int | float | bool | dt.datetime
@@ -140,6 +141,8 @@ def _scalar(value: Any) -> Scalar:
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             raise OperandError("invalid_value", f"strings are limited to {MAX_STRING} characters")
+        if not is_valid_unicode(value):
+            raise OperandError("invalid_value", problem_message("invalid_unicode"))
         return value
     raise OperandError("invalid_value", "value must be a string, number or boolean")
 

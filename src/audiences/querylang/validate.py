@@ -46,6 +46,7 @@ from audiences.querylang.model import (
     Value,
 )
 from audiences.querylang.operators import FIELD_OPERATORS, LOGICAL_OPERATORS, NOW, refusal_message
+from audiences.values import is_valid_unicode, problem_message, scalar_problem
 
 MAX_DEPTH = 12
 MAX_NODES = 500
@@ -194,8 +195,8 @@ class _Parser:
         problem = None
         if not name or len(name) > MAX_FIELD_NAME_LENGTH:
             problem = f"field names are 1..{MAX_FIELD_NAME_LENGTH} characters"
-        elif "\x00" in name:
-            problem = "field names may not contain NUL"
+        elif "\x00" in name or not is_valid_unicode(name):
+            problem = "field names are valid Unicode without NUL"
         elif any(not s for s in segments):
             problem = "a field path may not have an empty segment (`a..b`, `.a`, `a.`)"
         elif any(s.isdigit() for s in segments):
@@ -356,6 +357,8 @@ class _Parser:
         return self.literal(raw, path, depth)
 
     def literal(self, raw: Any, path: Path, depth: int) -> Value | _Bad:
+        if isinstance(raw, str) and scalar_problem(raw) is not None:
+            return self.fail("invalid_operand", path, problem_message(str(scalar_problem(raw))))
         if raw is None or isinstance(raw, bool | str):
             return raw
         if isinstance(raw, int):

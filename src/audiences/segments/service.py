@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from audiences.clock import Clock, SystemClock, format_instant, parse_instant, truncate_ms
+from audiences.clock import Clock, SystemClock, format_instant, parse_evaluation_instant, truncate_ms
 from audiences.config import Settings
 from audiences.contacts.repository import CONTACTS
 from audiences.db import Database
@@ -63,11 +63,11 @@ def parse_as_of(value: str | None, *, default: dt.datetime, path: str = "asOf") 
     if value is None:
         return truncate_ms(default)
     try:
-        return truncate_ms(parse_instant(value))
+        return truncate_ms(parse_evaluation_instant(value))
     except ValueError as exc:
         raise InvalidInstant(
-            f"`{path}` is not an ISO-8601 instant.",
-            errors=[ErrorItem("invalid_instant", path, f"{value!r} is not an ISO-8601 instant")],
+            f"`{path}` is not a usable ISO-8601 instant.",
+            errors=[ErrorItem("invalid_instant", path, f"{value!r} is not a usable ISO-8601 instant: {exc}")],
         ) from exc
 
 

@@ -6,6 +6,10 @@ workers never send the same try), POSTs it signed, and records the outcome: 2xx 
 retried after an exponential backoff with jitter, until the 24 h window since the
 delivery was stored has passed, then `failed`. Time and randomness are parameters, so
 tests drive it without sleeping; the worker only calls it in a loop.
+
+The slots of a pass are shared between orgs: each org with due deliveries gets an equal
+share first, and only the slots left over go to the earliest due of any org, so one org's
+backlog cannot hold back another's deliveries.
 """
 
 from __future__ import annotations
@@ -173,7 +177,7 @@ async def deliver_due(
     claim = uuid.uuid4().hex
     claimed = [
         doc
-        for doc in await deliveries.due(now=now, limit=limit, timeout_ms=timeout_ms)
+        for doc in await _due_fairly(deliveries, now=now, limit=limit, timeout_ms=timeout_ms)
         if await deliveries.claim(doc, claim=claim, until=truncate_ms(now + policy.lease))
     ]
     hooks: dict[tuple[str, str], dict[str, Any]] = {}
@@ -207,6 +211,31 @@ async def deliver_due(
             case _:
                 run.retrying += 1
     return run
+
+
+async def _due_fairly(
+    deliveries: DeliveryRepository, *, now: dt.datetime, limit: int, timeout_ms: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` due deliveries: an equal share per org, then the earliest of any org."""
+    orgs = await deliveries.due_orgs(now=now, timeout_ms=timeout_ms)
+    if len(orgs) > limit:
+        # More orgs than slots: start at an offset that moves every second, so each org
+        # comes first in turn.
+        start = int(now.timestamp()) % len(orgs)
+        orgs = (orgs[start:] + orgs[:start])[:limit]
+    share = max(1, limit // max(1, len(orgs)))
+    chosen: dict[str, dict[str, Any]] = {}
+    for org_id in orgs:
+        for doc in await deliveries.due_for_org(
+            system_scope(org_id), now=now, limit=share, timeout_ms=timeout_ms
+        ):
+            chosen[doc["_id"]] = doc
+    if len(chosen) < limit:
+        for doc in await deliveries.due(now=now, limit=limit, timeout_ms=timeout_ms):
+            if len(chosen) >= limit:
+                break
+            chosen.setdefault(doc["_id"], doc)
+    return sorted(chosen.values(), key=lambda d: (d["nextAttemptAt"], d["_id"]))[:limit]
 
 
 _wakeups: weakref.WeakKeyDictionary[Database, asyncio.Event] = weakref.WeakKeyDictionary()

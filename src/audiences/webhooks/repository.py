@@ -119,6 +119,24 @@ class DeliveryRepository:
             timeout_ms=timeout_ms,
         )
 
+    async def due_orgs(self, *, now: dt.datetime, timeout_ms: int) -> list[str]:
+        """Orgs with a pending delivery due at `now` (the worker shares its slots between them)."""
+        found = await self._col.distinct(
+            "orgId", {"state": "pending", "nextAttemptAt": {"$lte": now}}, timeout_ms=timeout_ms
+        )
+        return sorted(str(o) for o in found)
+
+    async def due_for_org(
+        self, scope: TenantScope, *, now: dt.datetime, limit: int, timeout_ms: int
+    ) -> list[dict[str, Any]]:
+        """One org's pending deliveries whose next try is due, earliest first."""
+        return await self._col.find_list(
+            scope.filter({"state": "pending", "nextAttemptAt": {"$lte": now}}),
+            sort=[("nextAttemptAt", 1)],
+            limit=limit,
+            timeout_ms=timeout_ms,
+        )
+
     async def next_due_at(self, *, timeout_ms: int) -> dt.datetime | None:
         """When the earliest pending delivery of any org is due (the worker's idle wait)."""
         docs = await self._col.find_list(
