@@ -36,6 +36,10 @@ CreateBody = Annotated[dict[str, Any], Body(openapi_examples=CREATE_EXAMPLES)]
 PatchBody = Annotated[dict[str, Any], Body(openapi_examples=PATCH_EXAMPLES)]
 
 
+def _not_supported(what: str) -> dict[int | str, dict[str, Any]]:
+    return {409: {"description": f"`operation_not_supported`: this audience's type {what}."}}
+
+
 def _out(audience: dict[str, Any]) -> CustomAudienceOut:
     return CustomAudienceOut.model_validate(audience)
 
@@ -135,6 +139,7 @@ async def delete_custom(audience_id: str, db: Db, scope: WriteScope) -> Response
     response_model=CustomAudienceOut,
     response_model_exclude_unset=True,
     summary="Recompute a lookalike from its seed as it is now",
+    responses=_not_supported("has nothing to recompute (only lookalikes do)"),
 )
 async def refresh_custom(
     audience_id: str, db: Db, scope: WriteScope, settings: AppSettings, clock: AppClock
@@ -150,6 +155,7 @@ async def refresh_custom(
     "/custom/{audience_id}/upload",
     response_model=UploadReport,
     summary="Upload a CSV of people (streamed; any size) and get the match report",
+    responses=_not_supported("takes no uploads (file_upload and customer_match do)"),
 )
 async def upload_custom(
     audience_id: str,
@@ -180,7 +186,10 @@ async def upload_custom(
 @router.get(
     "/custom/{audience_id}/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "The platform's hashed customer list."}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "The platform's hashed customer list."},
+        **_not_supported("keeps no platform hashes (only customer_match does)"),
+    },
     summary="Stream a customer match audience as a platform's hashed customer-list CSV",
 )
 async def export_custom(
