@@ -78,7 +78,7 @@ BEARER_SCHEME = {
     "type": "http",
     "scheme": "bearer",
     "bearerFormat": "JWT",
-    "description": "A JWT with `sub`, `exp`, `orgs`, optional `scope`; `audiences token --org ORG` mints one.",
+    "description": "A JWT (`sub`, `exp`, `orgs`, optional `scope`); `audiences token --org ORG` mints one.",
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {
