@@ -17,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from audiences.routes import allowed_methods
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("audiences.errors")
 
@@ -208,17 +210,18 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return problem_response(ValidationFailed(items, code="validation_failed"))
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
+        headers = dict(exc.headers or {})
+        if status == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             status, phrase.lower().replace(" ", "_").replace("-", "_")
         )
         detail = exc.detail if isinstance(exc.detail, str) else phrase
-        return problem_response(
-            AppError(detail, code=code, status=status, title=phrase, headers=dict(exc.headers or {}))
-        )
+        return problem_response(AppError(detail, code=code, status=status, title=phrase, headers=headers))
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-import fastapi.routing
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 
 from audiences.auth import current_principal, tenant_scope
 from audiences.deps import get_db
 from audiences.errors import PROBLEM_JSON
+from audiences.routes import Operation, route_table
 
 PROBLEM_REF = "#/components/schemas/Problem"
 
@@ -148,40 +146,6 @@ def _problem_response(status: int, description: str | None) -> dict[str, Any]:
             "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}}
         }
     return response
-
-
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """One API route as served: its full path, methods and what it depends on."""
-
-    path: str
-    methods: frozenset[str]
-    name: str
-    dependant: Dependant = field(repr=False)
-    responses: dict[int | str, dict[str, Any]] = field(repr=False)
-    include_in_schema: bool = True
-
-
-def route_table(app: FastAPI) -> list[Operation]:
-    """Every API route of `app`, with included routers flattened (newer FastAPI keeps them
-    nested in `app.routes`; `iter_route_contexts` resolves their prefixes)."""
-    iter_contexts = getattr(fastapi.routing, "iter_route_contexts", None)
-    entries: list[Any] = list(iter_contexts(app.routes)) if iter_contexts else list(app.routes)
-    table: list[Operation] = []
-    for entry in entries:
-        if not isinstance(getattr(entry, "original_route", entry), APIRoute):
-            continue
-        table.append(
-            Operation(
-                path=entry.path_format,
-                methods=frozenset(entry.methods or ()),
-                name=entry.name,
-                dependant=entry.dependant,
-                responses=dict(entry.responses or {}),
-                include_in_schema=bool(entry.include_in_schema),
-            )
-        )
-    return table
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:
