@@ -23,7 +23,7 @@ from audiences.config import Settings
 from audiences.main import create_app
 from tests.conftest import AS_OF, SECRET
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 25
 
 SETTINGS = Settings(
     mongodb_uri=None,
