@@ -49,7 +49,13 @@ async def create_index(
 async def list_indexes(
     db: Db,
     scope: ReadScope,
-    collection: Annotated[str | None, Query(description="`contacts` or `events` (default: both).")] = None,
+    collection: Annotated[
+        str | None,
+        Query(
+            description="`contacts` or `events` (default: both).",
+            json_schema_extra={"enum": [*service.COLLECTIONS]},
+        ),
+    ] = None,
 ) -> IndexList:
     if collection is not None:
         service.check_collection(collection)

@@ -10,6 +10,8 @@ from fastapi.responses import StreamingResponse
 from audiences.auth import ReadScope, WriteScope
 from audiences.clock import AppClock
 from audiences.custom_audiences import service
+from audiences.custom_audiences.catalog import TYPES
+from audiences.custom_audiences.hashing import PLATFORMS
 from audiences.custom_audiences.schemas import (
     CREATE_EXAMPLES,
     PATCH_EXAMPLES,
@@ -64,7 +66,9 @@ async def list_custom(
     db: Db,
     scope: ReadScope,
     settings: AppSettings,
-    type: Annotated[str | None, Query(description="Only this type.")] = None,
+    type: Annotated[
+        str | None, Query(description="Only this type.", json_schema_extra={"enum": [*TYPES]})
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="`nextCursor` of the previous page.")] = None,
 ) -> CustomAudiencePage:
@@ -197,7 +201,14 @@ async def export_custom(
     db: Db,
     scope: ReadScope,
     settings: AppSettings,
-    platform: Annotated[str, Query(description="facebook, google, tiktok or linkedin.", examples=["google"])],
+    platform: Annotated[
+        str,
+        Query(
+            description="facebook, google, tiktok or linkedin.",
+            examples=["google"],
+            json_schema_extra={"enum": [*PLATFORMS]},
+        ),
+    ],
 ) -> StreamingResponse:
     chunks = await service.export_hashed_rows(
         db=db, scope=scope, audience_id=audience_id, platform=platform, timeout_ms=settings.query_timeout_ms

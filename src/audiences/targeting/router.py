@@ -15,6 +15,7 @@ from audiences.auth import ReadScope
 from audiences.targeting import service
 from audiences.targeting.http_cache import CACHE_CONTROL, cacheable_json
 from audiences.targeting.locations import LocationType
+from audiences.targeting.platforms import Platform
 from audiences.targeting.schemas import InterestsResult, LocationSearchResult, TargetingOptionsResult
 
 router = APIRouter(prefix="/api/crm/audiences", tags=["targeting"])
@@ -27,7 +28,11 @@ _CACHE_NOTE = f"Responses carry `ETag` and `Cache-Control: {CACHE_CONTROL}`; sen
 Search = Annotated[
     str, Query(max_length=100, description="Prefix or substring; case- and accent-insensitive.")
 ]
-PlatformName = Annotated[str, Query(description="facebook | google | tiktok | linkedin")]
+_PLATFORM_DOC = {
+    "description": "facebook | google | tiktok | linkedin",
+    "json_schema_extra": {"enum": [*Platform]},
+}
+PlatformName = Annotated[str, Query(**_PLATFORM_DOC)]
 
 
 @router.get(
@@ -68,7 +73,7 @@ def list_interests(
     request: Request,
     scope: ReadScope,
     q: Search = "",
-    platform: Annotated[str | None, Query(description="facebook | google | tiktok | linkedin")] = None,
+    platform: Annotated[str | None, Query(**_PLATFORM_DOC)] = None,
     limit: Annotated[int, Query(ge=1, le=704)] = 50,
 ) -> Response:
     return cacheable_json(request, service.list_interests(platform=platform, q=q, limit=limit))
