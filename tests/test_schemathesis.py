@@ -10,7 +10,10 @@ negative data rejected, auth enforced, `Allow` right on 405. Run alone with
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import socket
 import uuid
+from typing import Any
 
 import pytest
 import schemathesis
@@ -53,6 +56,24 @@ CONFIG = SchemathesisConfig.from_dict(
     }
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)
+
+
+@pytest.fixture(autouse=True)
+def no_name_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generated webhook URLs name random hosts: resolve addresses only, never ask DNS
+    (the suite uses no network beyond loopback)."""
+    real = socket.getaddrinfo
+
+    def addresses_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        text = host.decode() if isinstance(host, bytes) else host
+        if text is not None and text != "localhost":
+            try:
+                ipaddress.ip_address(text)
+            except ValueError:
+                raise socket.gaierror(socket.EAI_NONAME, "no name lookups in this test") from None
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", addresses_only)
 
 
 @pytest.mark.schemathesis
