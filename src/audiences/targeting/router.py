@@ -15,7 +15,6 @@ from audiences.auth import ReadScope
 from audiences.targeting import service
 from audiences.targeting.http_cache import CACHE_CONTROL, cacheable_json
 from audiences.targeting.locations import LocationType
-from audiences.targeting.platforms import Platform
 from audiences.targeting.schemas import InterestsResult, LocationSearchResult, TargetingOptionsResult
 
 router = APIRouter(prefix="/api/crm/audiences", tags=["targeting"])
@@ -28,11 +27,7 @@ _CACHE_NOTE = f"Responses carry `ETag` and `Cache-Control: {CACHE_CONTROL}`; sen
 Search = Annotated[
     str, Query(max_length=100, description="Prefix or substring; case- and accent-insensitive.")
 ]
-_PLATFORM_DOC = {
-    "description": "facebook | google | tiktok | linkedin",
-    "json_schema_extra": {"enum": [*Platform]},
-}
-PlatformName = Annotated[str, Query(**_PLATFORM_DOC)]
+PlatformName = Annotated[str, Query(description="facebook | google | tiktok | linkedin")]
 
 
 @router.get(
@@ -73,7 +68,7 @@ def list_interests(
     request: Request,
     scope: ReadScope,
     q: Search = "",
-    platform: Annotated[str | None, Query(**_PLATFORM_DOC)] = None,
+    platform: Annotated[str | None, Query(description="facebook | google | tiktok | linkedin")] = None,
     limit: Annotated[int, Query(ge=1, le=704)] = 50,
 ) -> Response:
     return cacheable_json(request, service.list_interests(platform=platform, q=q, limit=limit))
