@@ -7,8 +7,9 @@ transport, so routing, auth, validation and error rendering are all exercised.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -20,9 +21,22 @@ from audiences.clock import FixedClock
 from audiences.config import Settings
 from audiences.db import Database, open_database
 from audiences.main import create_app
+from tests.mongo_wire import wire_server
 
 AS_OF = dt.datetime(2026, 4, 24, 12, 0, tzinfo=dt.UTC)
 SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri() -> Iterator[str]:
+    """The MongoDB the `mongodb` tests use: AUDIENCES_TEST_MONGODB_URI (a real server, the
+    reference) when set, else mongoeco's wire-protocol server on loopback, started once."""
+    given = os.environ.get("AUDIENCES_TEST_MONGODB_URI")
+    if given:
+        yield given
+        return
+    with wire_server() as uri:
+        yield uri
 
 
 @pytest.fixture

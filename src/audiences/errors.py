@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from audiences.routes import allowed_methods
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("audiences.errors")
 
@@ -222,7 +224,7 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return problem_response(ValidationFailed(items, code="validation_failed"))
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
         # FastAPI turns any failure to parse a JSON body into 400 "error parsing the body".
@@ -232,14 +234,15 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         if isinstance(exc.__cause__, UnicodeDecodeError):
             return problem_response(AppError("The request body is not UTF-8 JSON.", code="malformed_json"))
+        headers = dict(exc.headers or {})
+        if status == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             status, phrase.lower().replace(" ", "_").replace("-", "_")
         )
         detail = exc.detail if isinstance(exc.detail, str) else phrase
-        return problem_response(
-            AppError(detail, code=code, status=status, title=phrase, headers=dict(exc.headers or {}))
-        )
+        return problem_response(AppError(detail, code=code, status=status, title=phrase, headers=headers))
 
     async def on_connection_lost(_: Request, exc: Exception) -> JSONResponse:
         # An outage, not a bug: one warning line, no traceback.

@@ -15,7 +15,24 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers a ping")
+_READY_BODY = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "database": {"type": "string"}},
+    "required": ["status", "database"],
+}
+
+
+@router.get(
+    "/readyz",
+    summary="The database answers a ping",
+    responses={
+        200: {"content": {"application/json": {"schema": _READY_BODY}}},
+        503: {
+            "description": "The database does not answer.",
+            "content": {"application/json": {"schema": _READY_BODY}},
+        },
+    },
+)
 async def readyz(db: Db) -> JSONResponse:
     try:
         ok = await db.ping()

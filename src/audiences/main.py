@@ -26,6 +26,7 @@ from audiences.journeys.router import router as journeys_router
 from audiences.membership.background import run_background_workers
 from audiences.membership.router import router as membership_router
 from audiences.observability import RequestContextMiddleware, configure_logging
+from audiences.openapi import install_openapi
 from audiences.segments.router import router as segments_router
 from audiences.targeting.router import router as targeting_router
 from audiences.webhooks.router import router as webhooks_router
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(targeting_router)
     app.include_router(membership_router)
     app.include_router(webhooks_router)
+    install_openapi(app)
     return app
 
 

@@ -6,39 +6,20 @@ AUDIENCES_TEST_MONGODB_URI is set (marker `mongodb`; e.g. `docker compose up -d 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
-from audiences.config import Settings
 from audiences.db import Database, DuplicateKeyError, InsertOne, ReplaceOne, UpdateOne, open_database
 from audiences.errors import QueryTimeout
-
-MONGODB_URI = os.environ.get("AUDIENCES_TEST_MONGODB_URI")
-BACKENDS = [
-    pytest.param("embedded", id="embedded"),
-    pytest.param(
-        "mongodb",
-        id="mongodb",
-        marks=[
-            pytest.mark.mongodb,
-            pytest.mark.skipif(
-                not MONGODB_URI, reason="set AUDIENCES_TEST_MONGODB_URI to run against MongoDB"
-            ),
-        ],
-    ),
-]
+from tests.backends import BACKENDS, backend_settings, skip_on_wire_server
 
 
 @pytest.fixture(params=BACKENDS)
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
     name = f"t{uuid.uuid4().hex[:10]}"
-    if request.param == "mongodb":
-        settings = Settings(mongodb_uri=MONGODB_URI, database=name, jwt_secret="x" * 40)
-    else:
-        settings = Settings(mongodb_uri=None, embedded_in_memory=True, database=name)
+    settings = backend_settings(request, name)
     db = open_database(settings)
     await db.connect()
     yield db
@@ -98,6 +79,7 @@ class TestCollectionAdapter:
         assert await col.find_one({"_id": "a"}) == {"_id": "a", "orgId": "x"}
 
     async def test_server_time_limit_becomes_query_timeout(self, backend: Database) -> None:
+        skip_on_wire_server(backend, "max_time_ms")
         col = backend.collection("c")
         await col.insert_many([{"_id": i, "s": "x" * 30} for i in range(20_000)])
         with pytest.raises(QueryTimeout):

@@ -9,7 +9,6 @@ the pipelines use `$facet`, `$unionWith`, `$switch` and `$count`, whose edge cas
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,40 +16,23 @@ from typing import Any
 import pytest
 
 from audiences.clock import parse_instant
-from audiences.config import Settings
 from audiences.db import Database, open_database
 from audiences.insights import service
 from audiences.insights.schemas import InsightsResponse
 from audiences.tenancy import system_scope
+from tests.backends import BACKENDS, backend_settings
 from tests.conftest import AS_OF
 from tests.insights.conftest import Contact, FixtureAudiences, make_events, make_people
 from tests.insights.expected import expected_insights
 from tests.insights.test_overlap import figures
 
-MONGODB_URI = os.environ.get("AUDIENCES_TEST_MONGODB_URI")
-BACKENDS = [
-    pytest.param("embedded", id="embedded"),
-    pytest.param(
-        "mongodb",
-        id="mongodb",
-        marks=[
-            pytest.mark.mongodb,
-            pytest.mark.skipif(
-                not MONGODB_URI, reason="set AUDIENCES_TEST_MONGODB_URI to run against MongoDB"
-            ),
-        ],
-    ),
-]
 DATE_FIELDS = ("birthDate", "lastEmailOpenedAt", "lastSeenAt", "ts")
 
 
 @pytest.fixture(params=BACKENDS)
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
     name = f"t{uuid.uuid4().hex[:10]}"
-    if request.param == "mongodb":
-        settings = Settings(mongodb_uri=MONGODB_URI, database=name, jwt_secret="x" * 40)
-    else:
-        settings = Settings(mongodb_uri=None, embedded_in_memory=True, database=name)
+    settings = backend_settings(request, name)
     db = open_database(settings)
     await db.connect()
     yield db

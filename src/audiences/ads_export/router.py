@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from audiences.ads_export import service
 from audiences.auth import ReadScope
 from audiences.clock import AppClock
+from audiences.custom_audiences.hashing import PLATFORMS
 from audiences.deps import AppSettings, Db
 
 router = APIRouter(prefix="/api/crm/audiences", tags=["ads export"])
@@ -27,7 +28,10 @@ async def export_segment(
     scope: ReadScope,
     settings: AppSettings,
     clock: AppClock,
-    platform: Annotated[str, Query(description="facebook, google, tiktok or linkedin")],
+    platform: Annotated[
+        str,
+        Query(description="facebook, google, tiktok or linkedin", json_schema_extra={"enum": [*PLATFORMS]}),
+    ],
 ) -> StreamingResponse:
     export = await service.export_audience(
         db=db,

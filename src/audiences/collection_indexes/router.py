@@ -20,6 +20,13 @@ router = APIRouter(prefix="/api/collection", tags=["indexes"])
     status_code=201,
     response_model=IndexOut,
     summary="Create an index (prefixed by orgId); 200 when it already exists",
+    responses={
+        200: {
+            "model": IndexOut,
+            "description": "The org had already requested this index (`created: false`).",
+        },
+        409: {"description": "`index_conflict` (same keys, other options) or `too_many_indexes`."},
+    },
 )
 async def create_index(
     body: IndexRequest, response: Response, db: Db, scope: WriteScope, clock: AppClock
@@ -42,7 +49,13 @@ async def create_index(
 async def list_indexes(
     db: Db,
     scope: ReadScope,
-    collection: Annotated[str | None, Query(description="`contacts` or `events` (default: both).")] = None,
+    collection: Annotated[
+        str | None,
+        Query(
+            description="`contacts` or `events` (default: both).",
+            json_schema_extra={"enum": [*service.COLLECTIONS]},
+        ),
+    ] = None,
 ) -> IndexList:
     if collection is not None:
         service.check_collection(collection)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 
 class IndexField(BaseModel):
@@ -21,6 +23,14 @@ class IndexField(BaseModel):
         if isinstance(value, str):
             return {"field": value[1:], "order": -1} if value.startswith("-") else {"field": value}
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # The document must admit the string form `from_string` accepts.
+        as_object = handler(core_schema)
+        return {"anyOf": [as_object, {"type": "string", "description": '`"name"`, or `"-name"` descending.'}]}
 
 
 class IndexRequest(BaseModel):
@@ -42,7 +52,7 @@ class IndexRequest(BaseModel):
         description='Field paths after `orgId`, as strings (`"-name"` sorts descending) or '
         "`{field, order}` objects."
     )
-    unique: bool = Field(default=False, description="Unique within an org (MongoDB only).")
+    unique: bool = Field(default=False, strict=True, description="Unique within an org (MongoDB only).")
 
 
 class IndexKey(BaseModel):

@@ -10,6 +10,8 @@ from fastapi.responses import StreamingResponse
 from audiences.auth import ReadScope, WriteScope
 from audiences.clock import AppClock
 from audiences.custom_audiences import service
+from audiences.custom_audiences.catalog import TYPES
+from audiences.custom_audiences.hashing import PLATFORMS
 from audiences.custom_audiences.schemas import (
     CREATE_EXAMPLES,
     PATCH_EXAMPLES,
@@ -36,6 +38,10 @@ CreateBody = Annotated[dict[str, Any], Body(openapi_examples=CREATE_EXAMPLES)]
 PatchBody = Annotated[dict[str, Any], Body(openapi_examples=PATCH_EXAMPLES)]
 
 
+def _not_supported(what: str) -> dict[int | str, dict[str, Any]]:
+    return {409: {"description": f"`operation_not_supported`: this audience's type {what}."}}
+
+
 def _out(audience: dict[str, Any]) -> CustomAudienceOut:
     return CustomAudienceOut.model_validate(audience)
 
@@ -60,7 +66,9 @@ async def list_custom(
     db: Db,
     scope: ReadScope,
     settings: AppSettings,
-    type: Annotated[str | None, Query(description="Only this type.")] = None,
+    type: Annotated[
+        str | None, Query(description="Only this type.", json_schema_extra={"enum": [*TYPES]})
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="`nextCursor` of the previous page.")] = None,
 ) -> CustomAudiencePage:
@@ -135,6 +143,7 @@ async def delete_custom(audience_id: str, db: Db, scope: WriteScope) -> Response
     response_model=CustomAudienceOut,
     response_model_exclude_unset=True,
     summary="Recompute a lookalike from its seed as it is now",
+    responses=_not_supported("has nothing to recompute (only lookalikes do)"),
 )
 async def refresh_custom(
     audience_id: str, db: Db, scope: WriteScope, settings: AppSettings, clock: AppClock
@@ -150,6 +159,7 @@ async def refresh_custom(
     "/custom/{audience_id}/upload",
     response_model=UploadReport,
     summary="Upload a CSV of people (streamed; any size) and get the match report",
+    responses=_not_supported("takes no uploads (file_upload and customer_match do)"),
 )
 async def upload_custom(
     audience_id: str,
@@ -180,7 +190,10 @@ async def upload_custom(
 @router.get(
     "/custom/{audience_id}/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "The platform's hashed customer list."}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "The platform's hashed customer list."},
+        **_not_supported("keeps no platform hashes (only customer_match does)"),
+    },
     summary="Stream a customer match audience as a platform's hashed customer-list CSV",
 )
 async def export_custom(
@@ -188,7 +201,14 @@ async def export_custom(
     db: Db,
     scope: ReadScope,
     settings: AppSettings,
-    platform: Annotated[str, Query(description="facebook, google, tiktok or linkedin.", examples=["google"])],
+    platform: Annotated[
+        str,
+        Query(
+            description="facebook, google, tiktok or linkedin.",
+            examples=["google"],
+            json_schema_extra={"enum": [*PLATFORMS]},
+        ),
+    ],
 ) -> StreamingResponse:
     chunks = await service.export_hashed_rows(
         db=db, scope=scope, audience_id=audience_id, platform=platform, timeout_ms=settings.query_timeout_ms

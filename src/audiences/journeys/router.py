@@ -79,7 +79,11 @@ async def list_audiences(
 
 
 @router.post(
-    "/api/audiences", status_code=201, response_model=AudienceOut, summary="Create a journey audience"
+    "/api/audiences",
+    status_code=201,
+    response_model=AudienceOut,
+    summary="Create a journey audience",
+    responses={409: {"description": "`audience_exists`: the given `id` is taken in this org."}},
 )
 async def create_audience(
     body: AudienceBody, db: Db, scope: WriteScope, settings: AppSettings, clock: AppClock
@@ -268,6 +272,7 @@ async def list_cohorts(db: Db, scope: ReadScope, settings: AppSettings) -> list[
     response_model=CohortOut,
     response_model_exclude_unset=True,
     summary="Create a static or dynamic cohort",
+    responses={409: {"description": "`cohort_exists`: the given `id` is taken in this org."}},
 )
 async def create_cohort(
     body: CohortBody, db: Db, scope: WriteScope, settings: AppSettings, clock: AppClock
@@ -340,6 +345,7 @@ async def update_cohort(
     "/api/cohorts/{cohort_id}",
     status_code=204,
     summary="Delete a cohort (refused while audiences or cohorts use it)",
+    responses={409: {"description": "`cohort_in_use`: audiences or cohorts use it (`usedBy` lists them)."}},
 )
 async def delete_cohort(cohort_id: str, db: Db, scope: WriteScope, settings: AppSettings) -> Response:
     await service.delete_cohort(db=db, scope=scope, cohort_id=cohort_id, timeout_ms=settings.query_timeout_ms)

@@ -200,6 +200,7 @@ async def delete_segment(segment_id: str, db: Db, scope: WriteScope, settings: A
     response_model=ReachOut,
     response_model_exclude_unset=True,
     summary="Count the contacts a filter or segment matches now",
+    responses={404: {"description": "`segment_not_found`: `segmentId` names no segment in this org."}},
 )
 async def estimate_reach(
     body: EstimateReachBody,

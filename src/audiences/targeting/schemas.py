@@ -83,7 +83,7 @@ class InterestOut(_Out):
     id: str = Field(description="IAB Content Taxonomy Unique ID (stable).")
     name: str
     path: list[str] = Field(description='Names from the root: ["Sports", "Soccer"].')
-    parent_id: str | None
+    parent_id: str | None = Field(default=None, description="The parent category's id; absent at tier 1.")
     tier: int
     child_count: int
 

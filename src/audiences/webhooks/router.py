@@ -18,7 +18,13 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (1–1000).")
 Cursor = Annotated[str | None, Query(description="`nextCursor` of the previous page.")]
 
 
-@router.post("", status_code=201, response_model=WebhookCreated, summary="Register a webhook")
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookCreated,
+    summary="Register a webhook",
+    responses={409: {"description": "`webhook_limit_reached`: the org has the most webhooks allowed."}},
+)
 async def create_webhook(
     body: WebhookCreate, db: Db, scope: WriteScope, settings: AppSettings, clock: AppClock
 ) -> WebhookCreated:
