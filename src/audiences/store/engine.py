@@ -57,7 +57,9 @@ class DuckEngine:
 
         task = asyncio.ensure_future(asyncio.to_thread(job))
         try:
-            return await asyncio.wait_for(asyncio.shield(task), None if timeout_ms is None else timeout_ms / 1000)
+            return await asyncio.wait_for(
+                asyncio.shield(task), None if timeout_ms is None else timeout_ms / 1000
+            )
         except TimeoutError:
             cursor.interrupt()
             await asyncio.gather(task, return_exceptions=True)
@@ -66,10 +68,14 @@ class DuckEngine:
             cursor.interrupt()
             raise
 
-    async def fetchall(self, sql: str, params: Params = None, *, timeout_ms: int | None) -> list[tuple[Any, ...]]:
+    async def fetchall(
+        self, sql: str, params: Params = None, *, timeout_ms: int | None
+    ) -> list[tuple[Any, ...]]:
         return await self.run(lambda cur: cur.execute(sql, params).fetchall(), timeout_ms=timeout_ms)
 
-    async def fetchone(self, sql: str, params: Params = None, *, timeout_ms: int | None) -> tuple[Any, ...] | None:
+    async def fetchone(
+        self, sql: str, params: Params = None, *, timeout_ms: int | None
+    ) -> tuple[Any, ...] | None:
         return await self.run(lambda cur: cur.execute(sql, params).fetchone(), timeout_ms=timeout_ms)
 
     def close(self) -> None:
