@@ -17,6 +17,7 @@ documents on the way (see the SQL compiler).
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import math
@@ -47,7 +48,7 @@ class ValueRow(NamedTuple):
     str: str | None
     bool: bool | None
     ts: dt.datetime | None
-    json: str | None
+    json: builtins.str | None  # `str` is a field name here
     size: int | None
 
 
@@ -84,6 +85,12 @@ def canonical_json(value: Any) -> str:
 
 
 def value_row(path: str, loc: str, in_array: bool, value: Any) -> ValueRow:
+    # Exact-type fast paths first (a contact is mostly plain scalars; ABC checks are slow).
+    kind = type(value)
+    if kind is str:
+        return ValueRow(path, loc, in_array, KIND_STRING, None, value, None, None, None, None)
+    if kind is float or kind is int:
+        return ValueRow(path, loc, in_array, KIND_NUMBER, float(value), None, None, None, None, None)
     if value is None:
         return ValueRow(path, loc, in_array, KIND_NULL, None, None, None, None, None, None)
     if isinstance(value, bool):
@@ -103,11 +110,16 @@ def value_row(path: str, loc: str, in_array: bool, value: Any) -> ValueRow:
     return ValueRow(path, loc, in_array, KIND_OTHER, None, None, None, None, canonical_json(value), None)
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None), dt.datetime})
+
+
 def _walk_document(document: Mapping[str, Any], prefix: str, loc_prefix: str) -> Iterator[ValueRow]:
     for key, value in document.items():
         path = f"{prefix}{key}"
         loc = f"{loc_prefix}{key}"
         yield value_row(path, loc, False, value)
+        if type(value) in _LEAVES:
+            continue
         if isinstance(value, Mapping):
             yield from _walk_document(value, f"{path}.", f"{loc}.")
         elif isinstance(value, list | tuple):
